@@ -1,0 +1,1 @@
+"""The embedded backend: SQLite and the filesystem, no servers needed."""

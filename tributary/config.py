@@ -1,0 +1,106 @@
+"""Settings: read from the environment here and nowhere else.
+
+Every knob is a ``TRIBUTARY_*`` variable; :func:`load_settings` turns them into
+one frozen object that is passed down explicitly.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, fields, replace
+from pathlib import Path
+from typing import Any, Literal
+
+from tributary.errors import ConfigError
+
+Backend = Literal["local", "gcp"]
+
+PREFIX = "TRIBUTARY_"
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Everything configurable, with defaults that work on one laptop."""
+
+    backend: Backend = "local"
+    data_dir: Path = Path(".tributary")
+    # Where trained models live; defaults to <data_dir>/models.
+    models_dir: Path | None = None
+    bucket: str = "tributary-uploads"
+    uploads_prefix: str = "uploads/"
+    # Bus behaviour (mirrors the Pub/Sub subscription settings we deploy).
+    ack_deadline_s: float = 30.0
+    max_delivery_attempts: int = 5
+    min_backoff_s: float = 0.5
+    max_backoff_s: float = 60.0
+    retention_s: float = 7 * 24 * 3600.0
+    # A stage lease as long as the ack deadline: a message redelivered after its
+    # worker died finds the lease expired and takes the job over.
+    lease_s: float = 30.0
+    # A job that shows no progress for this long is restarted by the watchdog
+    # (a lost message), and failed as ``stuck`` after max_delivery_attempts restarts.
+    stuck_after_s: float = 600.0
+    watchdog_interval_s: float = 5.0
+    inline_payload_max_bytes: int = 64 * 1024
+    # Input limits, enforced again in the worker (never trust the edge).
+    max_upload_bytes: int = 10 * 1024 * 1024
+    # Cough.
+    cough_threshold: float = 0.8
+    cough_min_seconds: float = 0.3
+    cough_max_seconds: float = 30.0
+    # HTTP API of the local stack.
+    api_host: str = "127.0.0.1"
+    api_port: int = 8080
+    cors_origins: tuple[str, ...] = ()
+    log_format: Literal["text", "json"] = "text"
+    log_level: str = "INFO"
+    worker_threads: int = 2
+
+    @property
+    def model_root(self) -> Path:
+        return self.models_dir if self.models_dir is not None else self.data_dir / "models"
+
+    def with_overrides(self, **changes: Any) -> Settings:
+        return replace(self, **changes)
+
+
+def _coerce(name: str, raw: str, annotation: str) -> Any:
+    try:
+        if "tuple" in annotation:
+            return tuple(part.strip() for part in raw.split(",") if part.strip())
+        if "Path" in annotation:
+            return Path(raw).expanduser()
+        if annotation == "int":
+            return int(raw)
+        if annotation == "float":
+            return float(raw)
+    except ValueError as exc:
+        raise ConfigError(f"{PREFIX}{name.upper()}={raw!r} is not a valid {annotation}") from exc
+    return raw
+
+
+def load_settings(environ: Mapping[str, str] | None = None, **overrides: Any) -> Settings:
+    """Build :class:`Settings` from ``TRIBUTARY_*`` variables plus explicit overrides."""
+    env = os.environ if environ is None else environ
+    values: dict[str, Any] = {}
+    known = {f.name: f for f in fields(Settings)}
+    for name, spec in known.items():
+        raw = env.get(PREFIX + name.upper())
+        if raw is not None and raw != "":
+            values[name] = _coerce(name, raw, str(spec.type))
+    values.update({k: v for k, v in overrides.items() if v is not None})
+    settings = Settings(**values)
+    _validate(settings)
+    return settings
+
+
+def _validate(settings: Settings) -> None:
+    if settings.backend not in ("local", "gcp"):
+        raise ConfigError(f"unknown backend {settings.backend!r}: use 'local' or 'gcp'")
+    if not 0.0 < settings.cough_threshold <= 1.0:
+        raise ConfigError("TRIBUTARY_COUGH_THRESHOLD must be in (0, 1]")
+    if settings.max_delivery_attempts < 1:
+        raise ConfigError("TRIBUTARY_MAX_DELIVERY_ATTEMPTS must be at least 1")
+    if settings.log_format not in ("text", "json"):
+        raise ConfigError("TRIBUTARY_LOG_FORMAT must be 'text' or 'json'")

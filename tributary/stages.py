@@ -1,0 +1,254 @@
+"""The stage harness: claim, run, record, publish next, retry or fail.
+
+Delivery is at least once, so every step is idempotent:
+- the stage is claimed for ``(job, stage, run)`` in a transaction; a duplicate
+  delivery of finished work is acknowledged without doing it again;
+- the next stage's message is published *before* the stage is recorded as
+  finished, so a crash in between repeats the stage rather than losing the job;
+- a permanent error fails the job at once; a transient one leaves the message
+  unacknowledged (nack) so the bus redelivers it with backoff; on the last
+  allowed attempt the job fails with ``exhausted_retries`` and the bus moves
+  the message to the dead-letter topic.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+from dataclasses import dataclass
+from typing import Literal
+
+from pydantic import ValidationError
+
+from schemas import BlobRef, JobDocument, StageMessage
+from tributary import jobs, payloads
+from tributary.apps import App, StageContext, get_app
+from tributary.backend import Backend
+from tributary.config import Settings
+from tributary.errors import NotFound, PermanentError, TransientError, TributaryError
+from tributary.logs import event, for_job
+from tributary.ports import Message
+from tributary.topology import STAGES, TOPIC_RESULTS, StageRoute
+
+Outcome = Literal["ack", "nack"]
+_log = logging.getLogger("tributary.stages")
+
+
+class ExhaustedRetries(TransientError):
+    code = "exhausted_retries"
+    retryable = False
+
+
+@dataclass
+class StageHarness:
+    """Runs one stage of the pipeline for messages of its subscription."""
+
+    route: StageRoute
+    backend: Backend
+
+    @property
+    def settings(self) -> Settings:
+        return self.backend.settings
+
+    def handle(self, message: Message) -> Outcome:
+        try:
+            stage_message = StageMessage.model_validate_json(message.data)
+        except ValidationError as exc:
+            event(
+                _log, "bad_message", logging.ERROR, subscription=self.route.subscription, error=exc
+            )
+            return "ack"  # a message no code version can read: retrying cannot help
+        log = for_job(stage_message.job_id, stage=self.route.stage, run=stage_message.run)
+        decision = self._claim(stage_message)
+        if isinstance(decision, jobs.Skip):
+            event(
+                log, "stage_skipped", logging.DEBUG, stage=self.route.stage, reason=decision.reason
+            )
+            return "ack"
+        if isinstance(decision, jobs.Busy):
+            event(log, "stage_busy", stage=self.route.stage, reason=decision.reason)
+            return "nack"
+        event(log, "stage_claimed", stage=self.route.stage, attempt=message.delivery_attempt)
+        started = time.perf_counter()
+        try:
+            self._run(decision, stage_message, log)
+        except PermanentError as exc:
+            ms = (time.perf_counter() - started) * 1000
+            event(
+                log,
+                "stage_failed",
+                logging.WARNING,
+                stage=self.route.stage,
+                code=exc.code,
+                message=exc.message,
+            )
+            self._fail(stage_message, decision.lease_id, exc, ms)
+            return "ack"
+        except Exception as exc:
+            return self._retry_or_give_up(stage_message, decision.lease_id, message, exc, log)
+        return "ack"
+
+    # -- steps -----------------------------------------------------------------
+
+    def _claim(self, msg: StageMessage) -> jobs.Claimed | jobs.Skip | jobs.Busy:
+        with self.backend.documents.transaction() as txn:
+            data = txn.get(jobs.job_path(msg.job_id))
+            job = jobs.load(data) if data is not None else None
+            decision = jobs.claim(
+                job,
+                stage=self.route.stage,
+                run=msg.run,
+                now=self.backend.clock.now(),
+                lease_s=self.settings.lease_s,
+                stuck_after_s=self.settings.stuck_after_s,
+            )
+            if isinstance(decision, jobs.Claimed):
+                txn.set(jobs.job_path(msg.job_id), jobs.dump(decision.job))
+            return decision
+
+    def _run(self, claimed: jobs.Claimed, msg: StageMessage, log: logging.LoggerAdapter) -> None:  # type: ignore[type-arg]
+        job = claimed.job
+        started = time.perf_counter()
+        app = get_app(job.app, self.settings)
+        ctx = StageContext(
+            job_id=job.job_id, settings=self.settings, read_blob=self._read_blob, log=log
+        )
+        inputs = payloads.unpack(msg.payload, msg.payload_ref, blobs=self.backend.blobs)
+        model = None
+        if self.route.stage == "preprocess":
+            output = app.preprocess(job.input, ctx)
+        elif self.route.stage == "inference":
+            output = app.infer(inputs, ctx)
+            model = app.model_info()
+        else:
+            result = app.lookup(inputs, ctx)
+            ms = (time.perf_counter() - started) * 1000
+            self._record(msg, claimed.lease_id, ms, log, result=result)
+            self.backend.bus.publish(
+                TOPIC_RESULTS,
+                json.dumps({"job_id": job.job_id, "run": msg.run, "app": job.app}).encode(),
+                {"job_id": job.job_id, "state": "succeeded"},
+            )
+            event(log, "job_succeeded")
+            return
+        self._publish_next(app, job, msg, output)
+        ms = (time.perf_counter() - started) * 1000
+        self._record(msg, claimed.lease_id, ms, log, model=model)
+
+    def _publish_next(self, app: App, job: JobDocument, msg: StageMessage, output: dict) -> None:  # type: ignore[type-arg]
+        next_route = STAGES[STAGES.index(self.route) + 1]
+        inline, ref = payloads.pack(
+            output,
+            blobs=self.backend.blobs,
+            name=f"work/{job.job_id}/{msg.run}/{self.route.stage}.json",
+            inline_max_bytes=self.settings.inline_payload_max_bytes,
+        )
+        out = StageMessage(
+            job_id=job.job_id,
+            app=app.name,
+            run=msg.run,
+            stage=next_route.stage,
+            payload=inline,
+            payload_ref=ref,
+        )
+        self.backend.bus.publish(
+            self.route.next_topic,
+            out.model_dump_json().encode(),
+            {"job_id": job.job_id, "app": app.name},
+        )
+
+    def _record(self, msg: StageMessage, lease_id: str, ms: float, log, **extra) -> None:  # type: ignore[no-untyped-def]
+        with self.backend.documents.transaction() as txn:
+            data = txn.get(jobs.job_path(msg.job_id))
+            job = jobs.load(data) if data is not None else None
+            if job is None or not jobs.holds_lease(job, self.route.stage, msg.run, lease_id):
+                event(log, "stage_lease_lost", logging.WARNING, stage=self.route.stage)
+                return
+            done = jobs.finish_stage(
+                job,
+                stage=self.route.stage,
+                now=self.backend.clock.now(),
+                ms=ms,
+                stuck_after_s=self.settings.stuck_after_s,
+                **extra,
+            )
+            txn.set(jobs.job_path(msg.job_id), jobs.dump(done))
+        event(log, "stage_finished", stage=self.route.stage, ms=ms)
+
+    def _fail(
+        self, msg: StageMessage, lease_id: str | None, error: TributaryError, ms: float | None
+    ) -> None:
+        with self.backend.documents.transaction() as txn:
+            data = txn.get(jobs.job_path(msg.job_id))
+            if data is None:
+                return
+            job = jobs.load(data)
+            if lease_id is not None and not jobs.holds_lease(
+                job, self.route.stage, msg.run, lease_id
+            ):
+                return
+            failed = jobs.fail(
+                job, error=error, stage=self.route.stage, now=self.backend.clock.now(), ms=ms
+            )
+            txn.set(jobs.job_path(msg.job_id), jobs.dump(failed))
+
+    def _retry_or_give_up(
+        self,
+        msg: StageMessage,
+        lease_id: str,
+        message: Message,
+        exc: Exception,
+        log: logging.LoggerAdapter,  # type: ignore[type-arg]
+    ) -> Outcome:
+        described = (
+            exc.message if isinstance(exc, TributaryError) else f"{type(exc).__name__}: {exc}"
+        )
+        attempt = message.delivery_attempt
+        if attempt >= self.settings.max_delivery_attempts:
+            event(
+                log,
+                "stage_exhausted",
+                logging.ERROR,
+                stage=self.route.stage,
+                attempt=attempt,
+                error=described,
+            )
+            error = ExhaustedRetries(
+                f"{self.route.stage} failed {attempt} times with a temporary error; last: {described}"
+            )
+            self._fail(msg, lease_id, error, None)
+        else:
+            event(
+                log,
+                "stage_retry",
+                logging.WARNING,
+                stage=self.route.stage,
+                attempt=attempt,
+                error=described,
+            )
+            with self.backend.documents.transaction() as txn:
+                data = txn.get(jobs.job_path(msg.job_id))
+                if data is not None:
+                    job = jobs.load(data)
+                    if jobs.holds_lease(job, self.route.stage, msg.run, lease_id):
+                        released = jobs.release(
+                            job, stage=self.route.stage, now=self.backend.clock.now()
+                        )
+                        txn.set(jobs.job_path(msg.job_id), jobs.dump(released))
+        return "nack"
+
+    def _read_blob(self, ref: BlobRef, max_bytes: int) -> bytes:
+        if ref.bucket != self.backend.blobs.bucket:
+            raise PermanentError(f"bucket {ref.bucket!r} is not served here", code="invalid_input")
+        try:
+            return self.backend.blobs.get(ref.name, ref.generation, max_bytes=max_bytes)
+        except NotFound as exc:
+            raise PermanentError(
+                f"the uploaded object gs://{ref.bucket}/{ref.name} no longer exists",
+                code="input_missing",
+            ) from exc
+
+
+def harnesses(backend: Backend) -> list[StageHarness]:
+    return [StageHarness(route, backend) for route in STAGES]
