@@ -46,7 +46,9 @@ class EchoApp(App):
         if isinstance(job_input, TextInput):
             text = job_input.text
         else:
-            text = ctx.read_blob(job_input.ref, ctx.settings.max_upload_bytes).decode("utf-8", "replace")
+            text = ctx.read_blob(job_input.ref, ctx.settings.max_upload_bytes).decode(
+                "utf-8", "replace"
+            )
         if text.startswith("fail:permanent"):
             raise PermanentError("the echo input asked to fail", code="invalid_input")
         return {"text": text, "vector": np.arange(4, dtype=np.float32)}

@@ -1,0 +1,95 @@
+"""The local development stack: backend, triggers, workers and API in one process.
+
+``tributary dev`` writes ``<data_dir>/dev.json`` while it runs, so other
+commands (``tributary submit``) on the same data directory use it instead of
+starting a pipeline of their own.
+"""
+
+from __future__ import annotations
+
+import importlib
+import json
+import logging
+import os
+import signal
+import threading
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from tributary import models
+from tributary.api import ApiServer
+from tributary.apps import REGISTRY
+from tributary.backend import open_backend
+from tributary.config import Settings
+from tributary.runner import Runner
+
+_log = logging.getLogger("tributary.dev")
+STATE_FILE = "dev.json"
+# Apps whose model the stack builds on first start when none is built yet.
+BUNDLED_MODELS = ("cough",)
+
+
+def _state_path(settings: Settings) -> Path:
+    return settings.data_dir / STATE_FILE
+
+
+def running_stack(settings: Settings) -> dict[str, Any] | None:
+    """The dev stack serving this data directory, if one is alive."""
+    try:
+        state: dict[str, Any] = json.loads(_state_path(settings).read_text())
+        os.kill(int(state["pid"]), 0)
+    except (OSError, ValueError, KeyError):
+        return None
+    return state
+
+
+def train_module(app: str) -> Any:
+    target = REGISTRY.get(app)
+    if target is None:
+        raise KeyError(app)
+    package = target.split(":")[0].rsplit(".", 1)[0]
+    return importlib.import_module(f"{package}.train")
+
+
+def ensure_models(settings: Settings, progress: Callable[[str], None]) -> None:
+    """Build every bundled model that is missing (deterministic; takes about a minute)."""
+    for app in BUNDLED_MODELS:
+        if models.current_version(settings, app) is None:
+            progress(f"no {app} model built yet: training it now (once)…")
+            ref = train_module(app).train(settings, version="v1", progress=progress)
+            progress(f"built model {ref.name}/{ref.version}")
+
+
+def run_dev(settings: Settings, *, progress: Callable[[str], None]) -> None:
+    """Run until SIGINT/SIGTERM, then stop cleanly."""
+    ensure_models(settings, progress)
+    backend = open_backend(settings)
+    for app in BUNDLED_MODELS:  # load models now, not on the first request
+        from tributary.apps import get_app
+
+        get_app(app, settings).warm()
+    runner = Runner(backend).start()
+    api = ApiServer(backend, settings.api_host, settings.api_port).start()
+    state_path = _state_path(settings)
+    state_path.write_text(json.dumps({"pid": os.getpid(), "api": api.url}))
+    stop = threading.Event()
+
+    def _on_signal(signum: int, _frame: object) -> None:
+        stop.set()
+
+    previous = {sig: signal.signal(sig, _on_signal) for sig in (signal.SIGINT, signal.SIGTERM)}
+    progress(f"Tributary dev stack ready — API listening on {api.url}")
+    progress(f"data directory: {settings.data_dir.resolve()}   (Ctrl-C stops everything)")
+    try:
+        while not stop.wait(0.5):
+            pass
+    finally:
+        progress("stopping: finishing in-flight work…")
+        api.stop()
+        runner.stop()
+        state_path.unlink(missing_ok=True)
+        backend.close()
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+        progress("stopped")
