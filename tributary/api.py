@@ -29,7 +29,7 @@ def _error(code: str, message: str, status: int) -> tuple[Any, int]:
 
 def create_app(backend: Backend) -> Flask:
     settings = backend.settings
-    app = Flask("tributary")
+    app = Flask(__name__)
     # Multipart overhead on top of the file itself; the worker checks the file again.
     app.config["MAX_CONTENT_LENGTH"] = settings.max_upload_bytes + 64 * 1024
 

@@ -46,7 +46,7 @@ def cmd_submit(settings: Settings, args: argparse.Namespace) -> int:
         return EXIT_USAGE
     stack = running_stack(settings)
     if stack is None:
-        ensure_models(settings, _say)
+        ensure_models(settings, _say, apps=(args.app,))
     backend = open_backend(settings)
     runner = None if stack else Runner(backend, watchdog_enabled=False).start()
     try:

@@ -52,9 +52,11 @@ def train_module(app: str) -> Any:
     return importlib.import_module(f"{package}.train")
 
 
-def ensure_models(settings: Settings, progress: Callable[[str], None]) -> None:
-    """Build every bundled model that is missing (deterministic; takes about a minute)."""
-    for app in BUNDLED_MODELS:
+def ensure_models(
+    settings: Settings, progress: Callable[[str], None], apps: tuple[str, ...] = BUNDLED_MODELS
+) -> None:
+    """Build the bundled models among ``apps`` that are missing (deterministic; about a minute)."""
+    for app in (a for a in apps if a in BUNDLED_MODELS):
         if models.current_version(settings, app) is None:
             progress(f"no {app} model built yet: training it now (once)…")
             ref = train_module(app).train(settings, version="v1", progress=progress)

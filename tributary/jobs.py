@@ -135,9 +135,12 @@ def claim(
         lease_id=lease_id,
         lease_expires_at=now + timedelta(seconds=lease_s),
     )
+    # The next stage may already have started (its message is published before
+    # this stage records itself finished): the state never moves backwards.
+    state = max(job.state, STAGE_BY_NAME[stage].state, key=ACTIVE_STATES.index)
     updated = job.model_copy(
         update={
-            "state": STAGE_BY_NAME[stage].state,
+            "state": state,
             "stages": stages,
             "updated_at": now,
             "deadline_at": now + timedelta(seconds=stuck_after_s),
@@ -147,13 +150,10 @@ def claim(
 
 
 def holds_lease(job: JobDocument, stage: StageName, run: int, lease_id: str) -> bool:
+    """Whether this worker's claim on ``stage`` still stands (nobody took it over)."""
     record = job.stages.get(stage)
     return (
-        job.run == run
-        and job.state not in TERMINAL_STATES
-        and record is not None
-        and record.run == run
-        and record.lease_id == lease_id
+        job.run == run and record is not None and record.run == run and record.lease_id == lease_id
     )
 
 
@@ -176,11 +176,9 @@ def finish_stage(
     stages[stage] = record.model_copy(
         update={"finished_at": now, "ms": round(ms, 3), "lease_id": None, "lease_expires_at": None}
     )
-    update: dict[str, Any] = {
-        "stages": stages,
-        "updated_at": now,
-        "deadline_at": now + timedelta(seconds=stuck_after_s),
-    }
+    update: dict[str, Any] = {"stages": stages, "updated_at": now}
+    if job.state not in TERMINAL_STATES:  # a later stage may have finished the job already
+        update["deadline_at"] = now + timedelta(seconds=stuck_after_s)
     if model is not None:
         update["model"] = model
     if result is not None:

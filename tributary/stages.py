@@ -184,6 +184,8 @@ class StageHarness:
             if data is None:
                 return
             job = jobs.load(data)
+            if job.state in jobs.TERMINAL_STATES:
+                return
             if lease_id is not None and not jobs.holds_lease(
                 job, self.route.stage, msg.run, lease_id
             ):

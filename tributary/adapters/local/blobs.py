@@ -192,9 +192,9 @@ def _info_from_row(row: sqlite3.Row) -> BlobInfo:
 
 
 def _check_name(name: str) -> None:
-    # Cloud Storage's own rules: 1-1024 bytes of UTF-8, no CR/LF.
+    # Cloud Storage's own rules: 1-1024 bytes of UTF-8, no CR/LF, not "." or "..".
     encoded = name.encode("utf-8", errors="strict")
-    if not 0 < len(encoded) <= 1024 or "\r" in name or "\n" in name:
+    if not 0 < len(encoded) <= 1024 or "\r" in name or "\n" in name or name in (".", ".."):
         raise PermanentError(f"invalid object name {name!r}", code="invalid_object_name")
 
 

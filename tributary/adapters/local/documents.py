@@ -146,6 +146,9 @@ class LocalDocumentStore:
             else:
                 raise ValueError(f"unsupported query operator {op!r}")
         if order_by:
+            # Firestore: ordering by a field leaves out documents without it (an explicit
+            # null stays in; json_type tells the two apart).
+            sql.append(f"AND json_type(data, '$.{_json_path(order_by)}') IS NOT NULL")
             direction = "DESC" if descending else "ASC"
             sql.append(f"ORDER BY json_extract(data, '$.{_json_path(order_by)}') {direction}, path")
         if limit is not None:
