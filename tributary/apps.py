@@ -36,8 +36,12 @@ class StageContext:
 
     job_id: str
     settings: Settings
+    # Read an input object, refusing more than the given number of bytes.
     read_blob: Callable[[BlobRef, int], bytes]
     log: logging.LoggerAdapter[logging.Logger]
+    # Store an output file (a map, a picture) under results/{job_id}/{run}/{name}.
+    write_blob: Callable[[str, bytes, str], BlobRef] | None = None
+    run: int = 1
 
 
 class App(ABC):

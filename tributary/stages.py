@@ -16,12 +16,13 @@ from __future__ import annotations
 import json
 import logging
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Literal
 
 from pydantic import ValidationError
 
-from schemas import BlobRef, JobDocument, StageMessage
+from schemas import BlobRef, JobDocument, ModelRef, StageMessage
 from tributary import jobs, payloads
 from tributary.apps import App, StageContext, get_app
 from tributary.backend import Backend
@@ -112,7 +113,12 @@ class StageHarness:
         started = time.perf_counter()
         app = get_app(job.app, self.settings)
         ctx = StageContext(
-            job_id=job.job_id, settings=self.settings, read_blob=self._read_blob, log=log
+            job_id=job.job_id,
+            settings=self.settings,
+            read_blob=self._read_blob,
+            log=log,
+            write_blob=self._blob_writer(job.job_id, msg.run),
+            run=msg.run,
         )
         inputs = payloads.unpack(msg.payload, msg.payload_ref, blobs=self.backend.blobs)
         model = None
@@ -120,7 +126,10 @@ class StageHarness:
             output = app.preprocess(job.input, ctx)
         elif self.route.stage == "inference":
             output = app.infer(inputs, ctx)
-            model = app.model_info()
+            # The version that actually ran, when the app reports it (a promotion
+            # between two stages must not be misreported).
+            reported = output.get("model")
+            model = ModelRef.model_validate(reported) if reported else app.model_info()
         else:
             result = app.lookup(inputs, ctx)
             ms = (time.perf_counter() - started) * 1000
@@ -239,6 +248,17 @@ class StageHarness:
                         )
                         txn.set(jobs.job_path(msg.job_id), jobs.dump(released))
         return "nack"
+
+    def _blob_writer(self, job_id: str, run: int) -> Callable[[str, bytes, str], BlobRef]:
+        def write(name: str, data: bytes, content_type: str) -> BlobRef:
+            if "/" in name or name.startswith("."):
+                raise ValueError(f"result file names are plain names, not paths: {name!r}")
+            info = self.backend.blobs.put(
+                f"results/{job_id}/{run}/{name}", data, content_type=content_type
+            )
+            return BlobRef(bucket=info.bucket, name=info.name, generation=info.generation)
+
+        return write
 
     def _read_blob(self, ref: BlobRef, max_bytes: int) -> bytes:
         if ref.bucket != self.backend.blobs.bucket:
