@@ -61,6 +61,9 @@ class DuplicatingBus:
     def nack(self, subscription: str, ack_ids: list[str]) -> None:
         self._inner.nack(subscription, ack_ids)
 
+    def modify_ack_deadline(self, subscription: str, ack_ids: list[str], seconds: float) -> None:
+        self._inner.modify_ack_deadline(subscription, ack_ids, seconds)
+
     def seek(self, subscription: str, time: Any) -> int:
         return self._inner.seek(subscription, time)
 

@@ -175,6 +175,10 @@ class Bus(Protocol):
         """Give messages back: redelivered after the subscription's backoff."""
         ...
 
+    def modify_ack_deadline(self, subscription: str, ack_ids: list[str], seconds: float) -> None:
+        """Extend the lease of messages still being worked on (0 gives them back now)."""
+        ...
+
     def seek(self, subscription: str, time: datetime) -> int:
         """Redeliver retained messages published at or after ``time``; returns how many."""
         ...
