@@ -57,11 +57,13 @@ class NotFound(TributaryError):
 # Codes a job can fail with. Kept here so docs, clients and tests share one list.
 ERROR_CODES: dict[str, str] = {
     "unknown_app": "No app of that name is registered.",
+    "invalid_object_name": "The uploaded object's name does not follow uploads/<uid>/<app>/<job-id>.<ext>.",
     "invalid_input": "The job's input is not what the app accepts.",
     "input_missing": "The uploaded object no longer exists.",
     "unsupported_media": "The file is not audio in a format we can read.",
     "corrupt_media": "The file could not be decoded; it may be damaged or truncated.",
     "no_audio_stream": "The file has no audio track.",
+    "empty_input": "The file is empty.",
     "too_large": "The file is larger than the upload limit.",
     "too_long": "The recording is longer than the maximum duration.",
     "too_short": "The recording is shorter than the minimum duration.",

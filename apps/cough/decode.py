@@ -1,0 +1,201 @@
+"""Uploaded bytes → mono float32 samples at one rate, in-process with PyAV.
+
+Reads what phones and browsers record: WAV, FLAC, Ogg (Vorbis, Opus), WebM/Matroska
+(Opus, as MediaRecorder writes it), MP4/M4A (AAC, with the index at either end of
+the file) and MP3. Work is bounded: the size is checked before anything is parsed,
+a declared duration over the limit is rejected before decoding, and decoding stops
+as soon as the limit is passed. Every failure is a PermanentError with its own code;
+no PyAV exception escapes.
+"""
+
+from __future__ import annotations
+
+import io
+import struct
+
+import av
+import numpy as np
+
+from apps.cough.errors import (
+    CorruptMedia,
+    EmptyInput,
+    NoAudioStream,
+    TooLarge,
+    TooLong,
+    UnsupportedMedia,
+)
+from apps.cough.validate import DURATION_SLACK_S
+from tributary.errors import PermanentError
+
+# Demuxers FFmpeg may pick; anything else (images, subtitles, playlists, the
+# hundreds of exotic formats a probe can match on random bytes) is refused.
+_DEMUXERS = "wav,w64,flac,ogg,matroska,mov,mp3,aac,aiff,caf,amr"
+# Containers whose duration FFmpeg can only estimate from the bit rate: never
+# reject on the estimate, decode and count instead.
+_ESTIMATED_DURATION = ("mp3", "aac")
+# Undecodable packets tolerated before a file counts as corrupt (a glitch, not damage).
+_MAX_BAD_PACKET_FRACTION = 0.1
+
+SUPPORTED = "WAV, FLAC, Ogg (Vorbis/Opus), WebM (Opus), M4A/MP4 (AAC) or MP3"
+
+
+def decode_audio(
+    data: bytes,
+    *,
+    sample_rate: int = 16000,
+    max_seconds: float,
+    max_bytes: int | None = None,
+) -> np.ndarray:
+    """Decode an audio file to mono float32 samples at ``sample_rate``.
+
+    Raises EmptyInput, TooLarge, UnsupportedMedia, CorruptMedia, NoAudioStream or
+    TooLong (all PermanentError) when the file cannot give a usable recording.
+    """
+    if not data:
+        raise EmptyInput("the file is empty")
+    if max_bytes is not None and len(data) > max_bytes:
+        raise TooLarge(f"file is {_mb(len(data))} MB; the maximum is {_mb(max_bytes)} MB")
+    family = sniff_container(data)
+    if family == "WAV":
+        _check_wav_complete(data)
+    try:
+        container = av.open(io.BytesIO(data), mode="r", options={"format_whitelist": _DEMUXERS})
+    except Exception as exc:
+        if family is not None:
+            raise CorruptMedia(
+                f"the file looks like {family} but cannot be read; it may be damaged or truncated"
+            ) from exc
+        raise UnsupportedMedia(
+            f"the file is not audio in a supported format ({SUPPORTED})"
+        ) from exc
+    try:
+        with container:
+            return _decode_container(container, sample_rate, max_seconds)
+    except PermanentError:
+        raise
+    except Exception as exc:  # anything FFmpeg or PyAV raises on damaged input
+        raise CorruptMedia(f"the audio could not be decoded: {_reason(exc)}") from exc
+
+
+def sniff_container(data: bytes) -> str | None:
+    """The container family the file's magic bytes announce, or None if none we know."""
+    head = data[:12]
+    if head[:4] in (b"RIFF", b"RF64") and head[8:12] == b"WAVE":
+        return "WAV"
+    if head[:4] == b"fLaC":
+        return "FLAC"
+    if head[:4] == b"OggS":
+        return "Ogg"
+    if head[:4] == b"\x1aE\xdf\xa3":
+        return "WebM/Matroska"
+    if head[4:8] == b"ftyp":
+        return "MP4/M4A"
+    if head[:3] == b"ID3" or (len(head) > 1 and head[0] == 0xFF and head[1] & 0xE0 == 0xE0):
+        return "MP3/AAC"
+    if head[:4] == b"FORM" and head[8:11] == b"AIF":
+        return "AIFF"
+    if head[:4] == b"caff":
+        return "CAF"
+    if head[:5] == b"#!AMR":
+        return "AMR"
+    return None
+
+
+def _decode_container(
+    container: av.container.InputContainer, sample_rate: int, max_seconds: float
+) -> np.ndarray:
+    if not container.streams.audio:
+        if container.streams.video or container.streams.subtitles:
+            raise NoAudioStream("the file has no audio track (only video or subtitles)")
+        # No tracks, or only opaque data: e.g. an MP4 cut off inside its index.
+        raise CorruptMedia("the file has no readable tracks; it may be damaged or truncated")
+    stream = container.streams.audio[0]
+    declared = _declared_seconds(container, stream)
+    if declared is not None and declared > max_seconds + DURATION_SLACK_S:
+        raise TooLong(_too_long_message(declared, max_seconds))
+
+    resampler = av.AudioResampler(format="flt", layout="mono", rate=sample_rate)
+    limit = int((max_seconds + DURATION_SLACK_S) * sample_rate)
+    chunks: list[np.ndarray] = []
+    total = packets = bad = 0
+    for packet in container.demux(stream):
+        if packet.size == 0:  # the demuxer's end-of-stream marker
+            continue
+        packets += 1
+        try:
+            frames = stream.codec_context.decode(packet)
+        except av.error.FFmpegError:
+            bad += 1
+            continue
+        for frame in frames:
+            for out in resampler.resample(frame):
+                chunks.append(out.to_ndarray()[0])
+                total += out.samples
+        if total > limit:
+            raise TooLong(_too_long_message(declared, max_seconds))
+    for out in resampler.resample(None):
+        chunks.append(out.to_ndarray()[0])
+        total += out.samples
+
+    if total == 0:
+        raise CorruptMedia(
+            "no audio could be decoded from the file; it may be damaged or truncated"
+        )
+    if bad > _MAX_BAD_PACKET_FRACTION * packets:
+        raise CorruptMedia(f"{bad} of {packets} audio packets could not be decoded")
+    if total > limit:
+        raise TooLong(_too_long_message(declared, max_seconds))
+    if declared is not None and total / sample_rate < 0.9 * declared - DURATION_SLACK_S:
+        raise CorruptMedia(
+            f"the file is truncated: it declares {declared:.1f} s of audio "
+            f"but only {total / sample_rate:.1f} s could be decoded"
+        )
+    return np.concatenate(chunks).astype(np.float32, copy=False)
+
+
+def _declared_seconds(
+    container: av.container.InputContainer, stream: av.AudioStream
+) -> float | None:
+    """The duration the container header states, if it states one we can trust."""
+    if container.format.name.startswith(_ESTIMATED_DURATION):
+        return None
+    if stream.duration is not None and stream.time_base is not None:
+        return float(stream.duration * stream.time_base)
+    if container.duration is not None:
+        return container.duration / av.time_base
+    return None
+
+
+def _check_wav_complete(data: bytes) -> None:
+    """FFmpeg silently decodes the part of a cut-off WAV that is there; refuse it instead."""
+    offset = 12
+    for _ in range(64):  # a WAV has a handful of chunks; stop scanning junk early
+        if offset + 8 > len(data):
+            raise CorruptMedia("the WAV file is truncated: it ends before its audio data")
+        chunk_id = data[offset : offset + 4]
+        (size,) = struct.unpack("<I", data[offset + 4 : offset + 8])
+        if chunk_id == b"data":
+            available = len(data) - offset - 8
+            # 0 and 0xFFFFFFFF mean "unknown" (a recorder still writing, or RF64).
+            if size not in (0, 0xFFFFFFFF) and available < size:
+                raise CorruptMedia(
+                    f"the WAV file is truncated: its header announces {size} bytes of audio "
+                    f"but only {available} are present"
+                )
+            return
+        offset += 8 + size + (size & 1)
+
+
+def _too_long_message(declared: float | None, max_seconds: float) -> str:
+    if declared is not None and declared > max_seconds:
+        return f"recording is {declared:.1f} s long; the maximum is {max_seconds:g} s"
+    return f"recording is longer than the maximum of {max_seconds:g} s"
+
+
+def _mb(size: int) -> str:
+    return f"{size / (1024 * 1024):.1f}"
+
+
+def _reason(exc: Exception) -> str:
+    text = str(exc).replace("'<none>'", "").strip(" :")
+    return text or type(exc).__name__
