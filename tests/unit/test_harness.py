@@ -93,3 +93,26 @@ def test_an_unexpected_exception_never_leaks_a_traceback(backend: Backend) -> No
     assert doc["error"]["code"] == "exhausted_retries"
     assert "Traceback" not in doc["error"]["message"]
     assert "RuntimeError: boom" in doc["error"]["message"]
+
+
+def test_stopping_the_runner_mid_stream_loses_nothing(backend: Backend) -> None:
+    job_ids = [client.submit_text(backend, f"job {i}", app="echo") for i in range(60)]
+    runner = Runner(backend).start()
+    wait_for(lambda: sum(_succeeded(backend, j) for j in job_ids) >= 10)
+    runner.stop()
+    finished_at_stop = sum(_succeeded(backend, j) for j in job_ids)
+    assert finished_at_stop < len(job_ids)  # it really stopped mid-stream
+    with Runner(backend):
+        for job_id in job_ids:
+            assert wait_terminal(backend, job_id)["state"] == "succeeded"
+    for job_id in job_ids:
+        assert [fakeapps.CALLS[(job_id, s)] for s in ("preprocess", "inference", "lookup")] == [
+            1,
+            1,
+            1,
+        ]
+
+
+def _succeeded(backend: Backend, job_id: str) -> bool:
+    doc = backend.documents.get(f"jobs/{job_id}")
+    return bool(doc and doc.get("state") == "succeeded")
