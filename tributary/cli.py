@@ -18,7 +18,7 @@ from tributary import client, deadletters, jobs, logs, models
 from tributary.apps import app_names, get_app
 from tributary.backend import open_backend
 from tributary.config import Settings, load_settings
-from tributary.devstack import ensure_models, run_dev, running_stack, train_module
+from tributary.devstack import ensure_models, run_dev, run_worker, running_stack, train_module
 from tributary.errors import TributaryError
 from tributary.render import dead_letters_table, jobs_table, progress_printer
 from tributary.runner import Runner
@@ -36,7 +36,12 @@ def _print_json(document: Any) -> None:
 
 
 def cmd_dev(settings: Settings, args: argparse.Namespace) -> int:
-    run_dev(settings, progress=_say)
+    run_dev(settings, progress=_say, workers=args.workers)
+    return EXIT_OK
+
+
+def cmd_worker(settings: Settings, args: argparse.Namespace) -> int:
+    run_worker(settings, progress=_say)
     return EXIT_OK
 
 
@@ -176,7 +181,18 @@ def build_parser() -> argparse.ArgumentParser:
     dev = sub.add_parser("dev", help="run the local stack: workers, triggers and the HTTP API")
     dev.add_argument("--host", help="API host (default 127.0.0.1)")
     dev.add_argument("--port", type=int, help="API port (default 8080; 0 picks a free one)")
+    dev.add_argument(
+        "--workers",
+        type=int,
+        default=1,
+        help="worker processes (default 1; one per core for throughput)",
+    )
     dev.set_defaults(func=cmd_dev)
+
+    worker = sub.add_parser(
+        "worker", help="run the triggers and workers only (no API), e.g. one per core"
+    )
+    worker.set_defaults(func=cmd_worker)
 
     submit = sub.add_parser("submit", help="submit a file (or --text) and wait for its result")
     submit.add_argument("file", nargs="?", help="the file to upload")
@@ -241,7 +257,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         overrides.update(api_host=args.host, api_port=args.port)
     try:
         settings = load_settings(**overrides)
-        default_level = "INFO" if args.command == "dev" else "WARNING"
+        default_level = "INFO" if args.command in ("dev", "worker") else "WARNING"
         logs.configure(args.log_level or default_level, settings.log_format)
         code: int = args.func(settings, args)
         return code

@@ -12,6 +12,8 @@ import json
 import logging
 import os
 import signal
+import subprocess
+import sys
 import threading
 from collections.abc import Callable
 from pathlib import Path
@@ -19,7 +21,7 @@ from typing import Any
 
 from tributary import models
 from tributary.api import ApiServer
-from tributary.apps import REGISTRY
+from tributary.apps import REGISTRY, get_app
 from tributary.backend import open_backend
 from tributary.config import Settings
 from tributary.runner import Runner
@@ -63,35 +65,79 @@ def ensure_models(
             progress(f"built model {ref.name}/{ref.version}")
 
 
-def run_dev(settings: Settings, *, progress: Callable[[str], None]) -> None:
-    """Run until SIGINT/SIGTERM, then stop cleanly."""
-    ensure_models(settings, progress)
-    backend = open_backend(settings)
-    for app in BUNDLED_MODELS:  # load models now, not on the first request
-        from tributary.apps import get_app
+def _warm_bundled(settings: Settings) -> None:
+    """Load models now, not on the first request."""
+    for app in BUNDLED_MODELS:
+        if models.current_version(settings, app) is not None:
+            get_app(app, settings).warm()
 
-        get_app(app, settings).warm()
-    runner = Runner(backend).start()
-    api = ApiServer(backend, settings.api_host, settings.api_port).start()
-    state_path = _state_path(settings)
-    state_path.write_text(json.dumps({"pid": os.getpid(), "api": api.url}))
+
+def _until_signalled() -> None:
+    """Block until SIGINT or SIGTERM."""
     stop = threading.Event()
 
     def _on_signal(signum: int, _frame: object) -> None:
         stop.set()
 
     previous = {sig: signal.signal(sig, _on_signal) for sig in (signal.SIGINT, signal.SIGTERM)}
-    progress(f"Tributary dev stack ready — API listening on {api.url}")
-    progress(f"data directory: {settings.data_dir.resolve()}   (Ctrl-C stops everything)")
     try:
         while not stop.wait(0.5):
             pass
     finally:
-        progress("stopping: finishing in-flight work…")
-        api.stop()
-        runner.stop()
-        state_path.unlink(missing_ok=True)
-        backend.close()
         for sig, handler in previous.items():
             signal.signal(sig, handler)
+
+
+def _spawn_workers(settings: Settings, count: int) -> list[subprocess.Popen[bytes]]:
+    """Extra worker processes on the same data directory: one per core scales CPU-bound stages."""
+    env = {**os.environ, "TRIBUTARY_DATA_DIR": str(settings.data_dir.resolve())}
+    if settings.models_dir is not None:
+        env["TRIBUTARY_MODELS_DIR"] = str(settings.models_dir.resolve())
+    command = [sys.executable, "-m", "tributary.cli", "worker"]
+    return [subprocess.Popen(command, env=env) for _ in range(count)]
+
+
+def run_worker(settings: Settings, *, progress: Callable[[str], None]) -> None:
+    """Consume every subscription (no API) until SIGINT/SIGTERM."""
+    backend = open_backend(settings)
+    _warm_bundled(settings)
+    runner = Runner(backend).start()
+    try:
+        _until_signalled()
+    finally:
+        runner.stop()
+        backend.close()
+
+
+def run_dev(settings: Settings, *, progress: Callable[[str], None], workers: int = 1) -> None:
+    """Run until SIGINT/SIGTERM, then stop cleanly."""
+    ensure_models(settings, progress)
+    backend = open_backend(settings)
+    _warm_bundled(settings)
+    runner = Runner(backend).start()
+    extra = _spawn_workers(settings, max(0, workers - 1))
+    api = ApiServer(backend, settings.api_host, settings.api_port).start()
+    state_path = _state_path(settings)
+    state_path.write_text(json.dumps({"pid": os.getpid(), "api": api.url}))
+    progress(f"Tributary dev stack ready — API listening on {api.url}")
+    progress(
+        f"data directory: {settings.data_dir.resolve()}, {workers} worker process(es)"
+        "   (Ctrl-C stops everything)"
+    )
+    try:
+        _until_signalled()
+    finally:
+        progress("stopping: finishing in-flight work…")
+        api.stop()
+        for process in extra:
+            process.send_signal(signal.SIGTERM)
+        runner.stop()
+        for process in extra:
+            try:
+                process.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait()
+        state_path.unlink(missing_ok=True)
+        backend.close()
         progress("stopped")

@@ -122,7 +122,7 @@ class LocalBus:
             remaining = give_up - time.monotonic()
             if messages or remaining <= 0:
                 return messages
-            self._db.notifier.wait(seen, min(remaining, Database.POLL_INTERVAL_S * 5))
+            self._db.notifier.wait(seen, min(remaining, Database.POLL_INTERVAL_S))
 
     def _pull_once(self, subscription: str, max_messages: int) -> list[Message]:
         now = to_epoch(self._clock.now())
