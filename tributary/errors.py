@@ -75,3 +75,16 @@ ERROR_CODES: dict[str, str] = {
     "stuck": "The job stopped making progress and was given up.",
     "internal_error": "An unexpected error occurred.",
 }
+
+# Codes the HTTP and event edges answer with (never a job's error).
+EDGE_ERROR_CODES: dict[str, str] = {
+    "unexpected_event_type": "The function received an event of a type it does not handle.",
+    "malformed_event": "The event could not be decoded.",
+    "unauthenticated": "The request carries no valid Firebase ID token.",
+    "forbidden": "The caller may not touch that object or job.",
+    "origin_not_allowed": "The request's origin is not in the CORS allowlist.",
+    "method_not_allowed": "The endpoint does not accept that HTTP method.",
+    "not_found": "No such job, object or dead letter.",
+    "already_exists": "A job with that id exists already.",
+    "already_requeued": "That dead letter was requeued already.",
+}

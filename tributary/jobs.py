@@ -86,6 +86,8 @@ class Skip:
     """Nothing to do: acknowledge the message."""
 
     reason: str
+    # The stage is finished for this run: its saved next message may need sending.
+    finished: bool = False
 
 
 @dataclass(frozen=True)
@@ -116,7 +118,7 @@ def claim(
     record = job.stages.get(stage)
     same_run = record is not None and record.run == run
     if same_run and record is not None and record.finished_at is not None:
-        return Skip(f"{stage} already finished for run {run}")
+        return Skip(f"{stage} already finished for run {run}", finished=True)
     if (
         same_run
         and record is not None

@@ -27,6 +27,7 @@ MESSAGES: dict[str, str] = {
     "stage_exhausted": "{stage} failed {attempt} times, giving up: {error}",
     "job_succeeded": "job succeeded",
     "bad_message": "unreadable message on {subscription}: {error}",
+    "event_rejected": "{function} rejected an event ({code}): {error}",
     "dead_lettered": "message dead-lettered from {subscription} after {attempts} attempts",
     "requeued": "dead letter requeued to {topic} as run {run}",
     "watchdog_restart": "no progress since {since}; restarted as run {run}",

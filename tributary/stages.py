@@ -23,7 +23,7 @@ from typing import Literal
 from pydantic import ValidationError
 
 from schemas import BlobRef, JobDocument, ModelRef, StageMessage
-from tributary import jobs, payloads
+from tributary import jobs, outbox, payloads
 from tributary.apps import App, StageContext, get_app
 from tributary.backend import Backend
 from tributary.config import Settings
@@ -66,6 +66,8 @@ class StageHarness:
             event(
                 log, "stage_skipped", logging.DEBUG, stage=self.route.stage, reason=decision.reason
             )
+            if decision.finished:
+                self._flush_outbox(stage_message)
             return "ack"
         if isinstance(decision, jobs.Busy):
             event(log, "stage_busy", stage=self.route.stage, reason=decision.reason)
@@ -106,6 +108,9 @@ class StageHarness:
             )
             if isinstance(decision, jobs.Claimed):
                 txn.set(jobs.job_path(msg.job_id), jobs.dump(decision.job))
+                index = STAGES.index(self.route)
+                if index > 0:
+                    outbox.mark_delivered(txn, msg.job_id, STAGES[index - 1].stage, msg.run)
             return decision
 
     def _run(self, claimed: jobs.Claimed, msg: StageMessage, log: logging.LoggerAdapter) -> None:  # type: ignore[type-arg]
@@ -141,11 +146,12 @@ class StageHarness:
             )
             event(log, "job_succeeded")
             return
-        self._publish_next(app, job, msg, output)
+        saved = self._next_message(app, job, msg, output)
         ms = (time.perf_counter() - started) * 1000
-        self._record(msg, claimed.lease_id, ms, log, model=model)
+        if self._record(msg, claimed.lease_id, ms, log, model=model, saved=saved):
+            outbox.publish(self.backend.bus, saved)
 
-    def _publish_next(self, app: App, job: JobDocument, msg: StageMessage, output: dict) -> None:  # type: ignore[type-arg]
+    def _next_message(self, app: App, job: JobDocument, msg: StageMessage, output: dict) -> dict:  # type: ignore[type-arg]
         next_route = STAGES[STAGES.index(self.route) + 1]
         inline, ref = payloads.pack(
             output,
@@ -161,19 +167,20 @@ class StageHarness:
             payload=inline,
             payload_ref=ref,
         )
-        self.backend.bus.publish(
-            self.route.next_topic,
-            out.model_dump_json().encode(),
-            {"job_id": job.job_id, "app": app.name},
-        )
+        return outbox.entry(self.route.next_topic, out, {"job_id": job.job_id, "app": app.name})
 
-    def _record(self, msg: StageMessage, lease_id: str, ms: float, log, **extra) -> None:  # type: ignore[no-untyped-def]
+    def _record(
+        self, msg: StageMessage, lease_id: str, ms: float, log, saved=None, **extra
+    ) -> bool:  # type: ignore[no-untyped-def]
+        """Record the stage finished (and save its next message); False if the lease was lost."""
         with self.backend.documents.transaction() as txn:
             data = txn.get(jobs.job_path(msg.job_id))
             job = jobs.load(data) if data is not None else None
             if job is None or not jobs.holds_lease(job, self.route.stage, msg.run, lease_id):
                 event(log, "stage_lease_lost", logging.WARNING, stage=self.route.stage)
-                return
+                return False
+            if saved is not None:
+                txn.set(outbox.outbox_path(msg.job_id, self.route.stage), saved)
             done = jobs.finish_stage(
                 job,
                 stage=self.route.stage,
@@ -184,6 +191,7 @@ class StageHarness:
             )
             txn.set(jobs.job_path(msg.job_id), jobs.dump(done))
         event(log, "stage_finished", stage=self.route.stage, ms=ms)
+        return True
 
     def _fail(
         self, msg: StageMessage, lease_id: str | None, error: TributaryError, ms: float | None
@@ -259,6 +267,14 @@ class StageHarness:
             return BlobRef(bucket=info.bucket, name=info.name, generation=info.generation)
 
         return write
+
+    def _flush_outbox(self, msg: StageMessage) -> None:
+        """Finished, but the next stage never got its message (a crash after the commit)."""
+        if self.route.stage == STAGES[-1].stage:
+            return
+        saved = self.backend.documents.get(outbox.outbox_path(msg.job_id, self.route.stage))
+        if saved is not None and outbox.pending(saved, msg.run):
+            outbox.publish(self.backend.bus, saved)
 
     def _read_blob(self, ref: BlobRef, max_bytes: int) -> bytes:
         if ref.bucket != self.backend.blobs.bucket:

@@ -8,6 +8,7 @@ from tests import fakeapps
 from tests.helpers import DuplicatingBus, wait_for, wait_terminal
 from tributary import client, deadletters
 from tributary.backend import Backend
+from tributary.ports import Bus
 from tributary.runner import Runner
 from tributary.topology import TOPIC_RESULTS
 
@@ -116,3 +117,30 @@ def test_stopping_the_runner_mid_stream_loses_nothing(backend: Backend) -> None:
 def _succeeded(backend: Backend, job_id: str) -> bool:
     doc = backend.documents.get(f"jobs/{job_id}")
     return bool(doc and doc.get("state") == "succeeded")
+
+
+class _LosesFirstPublishTo(DuplicatingBus):
+    """A bus whose first publish to one topic fails, as a crash after a commit would."""
+
+    def __init__(self, inner: Bus, topic: str) -> None:
+        super().__init__(inner)
+        self._inner_bus = inner
+        self._topic = topic
+        self.failed = False
+
+    def publish(self, topic: str, data: bytes, attributes: dict[str, str] | None = None) -> str:
+        if topic == self._topic and not self.failed:
+            self.failed = True
+            raise ConnectionError("the bus went away")
+        return self._inner_bus.publish(topic, data, attributes)
+
+
+def test_a_stage_finished_but_not_announced_sends_its_saved_message(backend: Backend) -> None:
+    flaky = _LosesFirstPublishTo(backend.bus, "tributary-features")
+    wrapped = dataclasses.replace(backend, bus=flaky)
+    with Runner(wrapped):
+        job_id = client.submit_text(wrapped, "hello", app="echo")
+        doc = wait_terminal(wrapped, job_id)
+    assert flaky.failed and doc["state"] == "succeeded"
+    assert fakeapps.CALLS[(job_id, "preprocess")] == 1  # not redone: its saved message was sent
+    assert doc["stages"]["preprocess"]["finished_at"] <= doc["stages"]["inference"]["started_at"]

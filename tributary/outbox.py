@@ -1,0 +1,43 @@
+"""The outbox: a stage's next message, saved with the stage's record, then published.
+
+A stage records itself finished and saves the message for the next stage in the
+same transaction (``jobs/{job_id}/outbox/{stage}``), and only then publishes it.
+So the next stage never starts before the previous one is on the record, and a
+crash between the commit and the publish loses nothing: the redelivered message
+finds the stage finished and publishes the saved message instead of redoing the
+work. The next stage's claim marks the entry delivered.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from schemas import StageMessage
+from tributary.ports import Bus, Transaction
+
+
+def outbox_path(job_id: str, stage: str) -> str:
+    return f"jobs/{job_id}/outbox/{stage}"
+
+
+def entry(topic: str, message: StageMessage, attributes: dict[str, str]) -> dict[str, Any]:
+    return {
+        "run": message.run,
+        "topic": topic,
+        "message": message.model_dump_json(),
+        "attributes": attributes,
+        "delivered": False,
+    }
+
+
+def publish(bus: Bus, saved: dict[str, Any]) -> str:
+    return bus.publish(saved["topic"], saved["message"].encode(), dict(saved["attributes"]))
+
+
+def mark_delivered(txn: Transaction, job_id: str, stage: str, run: int) -> None:
+    """Called in the next stage's claim: the saved message has arrived."""
+    txn.set(outbox_path(job_id, stage), {"run": run, "delivered": True})
+
+
+def pending(saved: dict[str, Any] | None, run: int) -> bool:
+    return bool(saved and saved.get("run") == run and not saved.get("delivered"))
