@@ -108,6 +108,8 @@ class LocalBus:
             " SELECT name, ?, 'ready', 0, ? FROM subscriptions WHERE topic=?",
             (cursor.lastrowid, now, topic),
         )
+        names = conn.execute("SELECT name FROM subscriptions WHERE topic=?", (topic,)).fetchall()
+        self._db.announce(*(row[0] for row in names))
         return message_id
 
     # -- consume -------------------------------------------------------------
@@ -116,13 +118,15 @@ class LocalBus:
         self, subscription: str, max_messages: int = 10, timeout: float = 0.0
     ) -> list[Message]:
         give_up = time.monotonic() + timeout
+        notifier = self._db.notifier
         while True:
-            seen = self._db.notifier.version
+            seen = notifier.version(subscription)
             messages = self._pull_once(subscription, max_messages)
             remaining = give_up - time.monotonic()
             if messages or remaining <= 0:
                 return messages
-            self._db.notifier.wait(seen, min(remaining, Database.POLL_INTERVAL_S))
+            # Woken at once by a publish in this process; other processes are polled.
+            notifier.wait(seen, min(remaining, Database.POLL_INTERVAL_S), subscription)
 
     def _pull_once(self, subscription: str, max_messages: int) -> list[Message]:
         now = to_epoch(self._clock.now())

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import sqlite3
 import threading
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -53,28 +53,50 @@ CREATE TABLE IF NOT EXISTS blobs (
 """
 
 
+class _Channel:
+    def __init__(self) -> None:
+        self.cond = threading.Condition()
+        self.version = 0
+
+
 class Notifier:
-    """Wakes threads of this process waiting for a change to the database."""
+    """Wakes threads of this process waiting for a change to the database.
+
+    Waiters listen on a channel: ``"*"`` hears every commit (document watchers),
+    a subscription's name hears only commits that gave it messages, so a publish
+    wakes the consumers of its topic and not every idle thread of the process.
+    """
+
+    ANY = "*"
 
     def __init__(self) -> None:
-        self._cond = threading.Condition()
-        self._version = 0
+        self._lock = threading.Lock()
+        self._channels: dict[str, _Channel] = {}
 
-    def notify(self) -> None:
-        with self._cond:
-            self._version += 1
-            self._cond.notify_all()
+    def _channel(self, name: str) -> _Channel:
+        with self._lock:
+            channel = self._channels.get(name)
+            if channel is None:
+                channel = self._channels[name] = _Channel()
+            return channel
 
-    @property
-    def version(self) -> int:
-        return self._version
+    def notify(self, channels: Iterable[str] = ()) -> None:
+        for name in {self.ANY, *channels}:
+            channel = self._channel(name)
+            with channel.cond:
+                channel.version += 1
+                channel.cond.notify_all()
 
-    def wait(self, seen: int, timeout: float) -> int:
-        """Wait until the version moves past ``seen`` or ``timeout`` passes."""
-        with self._cond:
-            if self._version == seen and timeout > 0:
-                self._cond.wait(timeout)
-            return self._version
+    def version(self, channel: str = ANY) -> int:
+        return self._channel(channel).version
+
+    def wait(self, seen: int, timeout: float, channel: str = ANY) -> int:
+        """Wait until ``channel`` moves past ``seen`` or ``timeout`` passes."""
+        state = self._channel(channel)
+        with state.cond:
+            if state.version == seen and timeout > 0:
+                state.cond.wait(timeout)
+            return state.version
 
 
 _notifiers: dict[str, Notifier] = {}
@@ -123,13 +145,22 @@ class Database:
             yield conn
             return
         conn.execute("BEGIN IMMEDIATE")
+        self._local.announced = set()
         try:
             yield conn
         except BaseException:
             conn.execute("ROLLBACK")
             raise
         conn.execute("COMMIT")
-        self.notifier.notify()
+        self.notifier.notify(self._local.announced)
+
+    def announce(self, *channels: str) -> None:
+        """Wake the waiters on ``channels`` once the current write transaction commits."""
+        announced: set[str] | None = getattr(self._local, "announced", None)
+        if announced is None:
+            self.notifier.notify(channels)
+        else:
+            announced.update(channels)
 
     def read(self) -> sqlite3.Connection:
         return self._connection()

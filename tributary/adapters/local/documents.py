@@ -174,7 +174,7 @@ class LocalDocumentStore:
             last = start_seq
             callback(Change(path, "snapshot", initial, last, self._clock.now()))
             while not stop.is_set():
-                seen = self._db.notifier.version
+                seen = self._db.notifier.version()
                 rows = (
                     self._db.read()
                     .execute(
