@@ -47,7 +47,7 @@ if [ ! -f "$STAMP" ] || [ "$(cat "$STAMP")" != "$wanted" ]; then
     say "installing Python packages (pinned by constraints.txt; the first time takes a few minutes)"
     log="$VENV/pip-install.log"
     if ! { "$VENV/bin/python" -m pip install --upgrade pip &&
-        "$VENV/bin/python" -m pip install -c "$ROOT/constraints.txt" -e "$ROOT[train,dev]"; } >"$log" 2>&1; then
+        "$VENV/bin/python" -m pip install -c "$ROOT/constraints.txt" -e "$ROOT[train,gcp,dev]"; } >"$log" 2>&1; then
         tail -n 40 "$log" >&2
         say "pip install failed; the full log is $log"
         exit 1

@@ -18,6 +18,7 @@ from tributary.config import Settings, load_settings
 ROOT = Path(__file__).resolve().parents[1]
 COUGH_TEST_VERSION = "test-1"
 
+pytest_plugins = ["tests.conftest_emulators"]
 
 
 @pytest.fixture(autouse=True)

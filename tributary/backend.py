@@ -32,6 +32,10 @@ def open_backend(settings: Settings, clock: Clock | None = None) -> Backend:
         from tributary.adapters.local.backend import open_local
 
         return open_local(settings, clock)
+    if settings.backend == "gcp":
+        from tributary.adapters.gcp.backend import open_gcp
+
+        return open_gcp(settings, clock)
     raise ConfigError(
         f"backend {settings.backend!r} is not available in this build; use TRIBUTARY_BACKEND=local"
     )

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -36,7 +37,7 @@ def _print_json(document: Any) -> None:
 
 
 def cmd_dev(settings: Settings, args: argparse.Namespace) -> int:
-    run_dev(settings, progress=_say, workers=args.workers)
+    run_dev(settings, progress=_say, workers=args.workers, emulators=args.backend == "emulators")
     return EXIT_OK
 
 
@@ -182,6 +183,12 @@ def build_parser() -> argparse.ArgumentParser:
     dev.add_argument("--host", help="API host (default 127.0.0.1)")
     dev.add_argument("--port", type=int, help="API port (default 8080; 0 picks a free one)")
     dev.add_argument(
+        "--backend",
+        choices=["local", "emulators"],
+        default="local",
+        help="local: the embedded backend (default); emulators: start the Google Cloud emulators",
+    )
+    dev.add_argument(
         "--workers",
         type=int,
         default=1,
@@ -257,6 +264,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         overrides.update(api_host=args.host, api_port=args.port)
     try:
         settings = load_settings(**overrides)
+        stack = running_stack(settings) if args.command != "dev" else None
+        if stack and stack.get("env"):  # a dev stack on the emulators: reach the same backend
+            settings = load_settings({**os.environ, **stack["env"]}, **overrides)
         default_level = "INFO" if args.command in ("dev", "worker") else "WARNING"
         logs.configure(args.log_level or default_level, settings.log_format)
         code: int = args.func(settings, args)

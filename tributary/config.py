@@ -53,6 +53,14 @@ class Settings:
     api_host: str = "127.0.0.1"
     api_port: int = 8080
     cors_origins: tuple[str, ...] = ()
+    # Google Cloud (backend "gcp"). An empty project means the one Application
+    # Default Credentials name. A non-empty emulator host points that service at an
+    # emulator ("127.0.0.1:8085"; storage takes a URL, "http://127.0.0.1:9023") and
+    # turns on the adapter's bridges for what the emulator lacks.
+    gcp_project: str = ""
+    pubsub_emulator_host: str = ""
+    firestore_emulator_host: str = ""
+    storage_emulator_host: str = ""
     log_format: Literal["text", "json"] = "text"
     log_level: str = "INFO"
     worker_threads: int = 2

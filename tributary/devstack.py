@@ -37,7 +37,11 @@ def _state_path(settings: Settings) -> Path:
 
 
 def running_stack(settings: Settings) -> dict[str, Any] | None:
-    """The dev stack serving this data directory, if one is alive."""
+    """The dev stack serving this data directory, if one is alive.
+
+    Its ``env`` holds the ``TRIBUTARY_*`` settings of its backend (the emulators'
+    addresses), so other commands reach the same backend.
+    """
     try:
         state: dict[str, Any] = json.loads(_state_path(settings).read_text())
         os.kill(int(state["pid"]), 0)
@@ -88,9 +92,11 @@ def _until_signalled() -> None:
             signal.signal(sig, handler)
 
 
-def _spawn_workers(settings: Settings, count: int) -> list[subprocess.Popen[bytes]]:
-    """Extra worker processes on the same data directory: one per core scales CPU-bound stages."""
-    env = {**os.environ, "TRIBUTARY_DATA_DIR": str(settings.data_dir.resolve())}
+def _spawn_workers(
+    settings: Settings, count: int, backend_env: dict[str, str]
+) -> list[subprocess.Popen[bytes]]:
+    """Extra worker processes on the same backend: one per core scales CPU-bound stages."""
+    env = {**os.environ, **backend_env, "TRIBUTARY_DATA_DIR": str(settings.data_dir.resolve())}
     if settings.models_dir is not None:
         env["TRIBUTARY_MODELS_DIR"] = str(settings.models_dir.resolve())
     command = [sys.executable, "-m", "tributary.cli", "worker"]
@@ -109,20 +115,36 @@ def run_worker(settings: Settings, *, progress: Callable[[str], None]) -> None:
         backend.close()
 
 
-def run_dev(settings: Settings, *, progress: Callable[[str], None], workers: int = 1) -> None:
-    """Run until SIGINT/SIGTERM, then stop cleanly."""
+def run_dev(
+    settings: Settings,
+    *,
+    progress: Callable[[str], None],
+    workers: int = 1,
+    emulators: bool = False,
+) -> None:
+    """Run until SIGINT/SIGTERM, then stop cleanly (emulators included)."""
     ensure_models(settings, progress)
-    backend = open_backend(settings)
+    stack = None
+    if emulators:
+        from tributary.emulators import start_emulator_backend
+
+        progress("starting the Pub/Sub, Firestore and Cloud Storage emulators…")
+        backend, stack = start_emulator_backend(settings)
+        backend_env = {k: v for k, v in stack.env.items() if k.startswith("TRIBUTARY_")}
+        backend_env["TRIBUTARY_BACKEND"] = "gcp"
+    else:
+        backend, backend_env = open_backend(settings), {}
     _warm_bundled(settings)
     runner = Runner(backend).start()
-    extra = _spawn_workers(settings, max(0, workers - 1))
+    extra = _spawn_workers(settings, max(0, workers - 1), backend_env)
     api = ApiServer(backend, settings.api_host, settings.api_port).start()
     state_path = _state_path(settings)
-    state_path.write_text(json.dumps({"pid": os.getpid(), "api": api.url}))
+    state_path.write_text(json.dumps({"pid": os.getpid(), "api": api.url, "env": backend_env}))
     progress(f"Tributary dev stack ready — API listening on {api.url}")
+    kind = "emulator" if emulators else "embedded"
     progress(
-        f"data directory: {settings.data_dir.resolve()}, {workers} worker process(es)"
-        "   (Ctrl-C stops everything)"
+        f"{kind} backend, data directory {settings.data_dir.resolve()}, "
+        f"{workers} worker process(es)   (Ctrl-C stops everything)"
     )
     try:
         _until_signalled()
@@ -140,4 +162,6 @@ def run_dev(settings: Settings, *, progress: Callable[[str], None], workers: int
                 process.wait()
         state_path.unlink(missing_ok=True)
         backend.close()
+        if stack is not None:
+            stack.stop()
         progress("stopped")

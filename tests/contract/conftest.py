@@ -3,10 +3,16 @@
 Every contract test takes ``under_test`` (or ``backend_factory`` when it needs
 its own settings) and talks only to the three ports. Adding a backend means
 adding an opener to ``_OPENERS``: the tests themselves do not change.
+
+``local`` is the embedded backend with a manual clock. ``emulators`` is the gcp
+backend on the session's emulator stack: each backend it opens gets a project
+and bucket of its own, so tests never see each other's topics, subscriptions,
+documents or objects; its time is wall-clock time, so ``let_time_pass`` sleeps.
 """
 
 from __future__ import annotations
 
+import time
 import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -20,9 +26,29 @@ from tributary.clock import ManualClock
 from tributary.config import load_settings
 
 BackendFactory = Callable[..., BackendUnderTest]
+Opener = Callable[..., BackendUnderTest]
+
+# Contract tests that cannot pass on the emulators, each with the reason. They
+# run there anyway, as strict xfails, so a fix on either side shows up at once.
+EMULATOR_GAPS: dict[str, str] = {
+    "test_nacked_message_goes_to_dead_letter_topic_after_max_attempts": (
+        "Pub/Sub (and its emulator) require max_delivery_attempts in 5..100 (the test uses 3)"
+        " and set no CloudPubSubDeadLetterSourceMessageId attribute on dead letters"
+    ),
+    "test_expired_message_goes_to_dead_letter_topic_after_max_attempts": (
+        "Pub/Sub (and its emulator) require max_delivery_attempts in 5..100 (the test uses 2)"
+        " and set no CloudPubSubDeadLetterSourceMessageId attribute on dead letters"
+    ),
+    "test_seek_redelivers_retained_messages_published_at_or_after_the_time": (
+        "Pub/Sub's Seek does not report how many messages it replays"
+        " (tests/integration/test_gcp_bus.py checks the replay itself)"
+    ),
+}
 
 
-def _open_local(tmp_path: Path, **overrides: Any) -> BackendUnderTest:
+def _open_local(
+    request: pytest.FixtureRequest, tmp_path: Path, **overrides: Any
+) -> BackendUnderTest:
     """The embedded backend on a fresh data dir, its time moved by hand."""
     options: dict[str, Any] = {
         "data_dir": tmp_path / f"data-{uuid.uuid4().hex[:8]}",
@@ -42,7 +68,45 @@ def _open_local(tmp_path: Path, **overrides: Any) -> BackendUnderTest:
     )
 
 
-_OPENERS: dict[str, Callable[..., BackendUnderTest]] = {"local": _open_local}
+def _open_emulators(
+    request: pytest.FixtureRequest, tmp_path: Path, **overrides: Any
+) -> BackendUnderTest:
+    """The gcp backend on the session's emulators, in a project and bucket of its own."""
+    stack = request.getfixturevalue("emulator_stack")
+    isolated = uuid.uuid4().hex[:12]
+    options: dict[str, Any] = {
+        **stack.settings_overrides(),
+        "gcp_project": f"contract-{isolated}",
+        "bucket": f"contract-{isolated}",
+        "data_dir": tmp_path / f"data-{isolated}",
+        # Pub/Sub's own limits: ack deadline >= 10 s, 5..100 delivery attempts.
+        "ack_deadline_s": 10.0,
+        "min_backoff_s": 1.0,
+        "max_backoff_s": 8.0,
+        "max_delivery_attempts": 5,
+    }
+    options.update(overrides)
+    settings = load_settings({}, **options)
+    return BackendUnderTest(
+        kind="emulators",
+        backend=open_backend(settings),
+        settings=settings,
+        let_time_pass=time.sleep,
+    )
+
+
+_OPENERS: dict[str, Opener] = {"local": _open_local, "emulators": _open_emulators}
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Mark the emulator variant of each test in EMULATOR_GAPS as a strict xfail."""
+    for item in items:
+        callspec = getattr(item, "callspec", None)
+        if callspec is None or callspec.params.get("backend_factory") != "emulators":
+            continue
+        reason = EMULATOR_GAPS.get(getattr(item, "originalname", item.name))
+        if reason is not None:
+            item.add_marker(pytest.mark.xfail(strict=True, reason=reason))
 
 
 @pytest.fixture(params=sorted(_OPENERS), ids=sorted(_OPENERS))
@@ -52,7 +116,7 @@ def backend_factory(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[
     opened: list[BackendUnderTest] = []
 
     def factory(**overrides: Any) -> BackendUnderTest:
-        under_test = opener(tmp_path, **overrides)
+        under_test = opener(request, tmp_path, **overrides)
         opened.append(under_test)
         return under_test
 

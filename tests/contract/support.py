@@ -64,6 +64,11 @@ def subprocess_env(settings: Settings) -> dict[str, str]:
     env["TRIBUTARY_MAX_DELIVERY_ATTEMPTS"] = str(settings.max_delivery_attempts)
     env["TRIBUTARY_MIN_BACKOFF_S"] = str(settings.min_backoff_s)
     env["TRIBUTARY_MAX_BACKOFF_S"] = str(settings.max_backoff_s)
+    if settings.backend == "gcp":
+        env["TRIBUTARY_GCP_PROJECT"] = settings.gcp_project
+        env["TRIBUTARY_PUBSUB_EMULATOR_HOST"] = settings.pubsub_emulator_host
+        env["TRIBUTARY_FIRESTORE_EMULATOR_HOST"] = settings.firestore_emulator_host
+        env["TRIBUTARY_STORAGE_EMULATOR_HOST"] = settings.storage_emulator_host
     env["PYTHONUNBUFFERED"] = "1"
     return env
 

@@ -1,0 +1,1 @@
+"""Events that become jobs (an upload, a query document) and the synchronous HTTP API."""

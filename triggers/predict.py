@@ -1,0 +1,90 @@
+"""The synchronous predict the original service offered, and the warm-up.
+
+``predict`` runs an app's three stages in this process on one uploaded object
+and returns the result, without a job document or a message: the caller waits
+for the answer in the response. The object must be one of the caller's own
+uploads (``uploads/{uid}/{app}/{job_id}.{ext}``), which also names the app.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from typing import Any
+
+from schemas import BlobInput, BlobRef
+from tributary.apps import StageContext, app_names, get_app
+from tributary.backend import Backend
+from tributary.errors import NotFound, PermanentError
+from tributary.intake import parse_upload_name
+from tributary.logs import for_job
+
+
+class Forbidden(PermanentError):
+    code = "forbidden"
+
+
+def predict(backend: Backend, name: str, uid: str) -> dict[str, Any]:
+    """Preprocess, infer and look up one uploaded object; the result and per-stage times."""
+    settings = backend.settings
+    upload = parse_upload_name(name, settings.uploads_prefix)
+    if upload.uid != uid:
+        raise Forbidden(f"{name!r} is not one of your uploads")
+    info = backend.blobs.stat(name)
+    if info is None:
+        raise NotFound(f"no object {name!r} in bucket {backend.blobs.bucket}")
+    if info.size > settings.max_upload_bytes:
+        raise PermanentError(
+            f"{name!r} is {info.size} bytes; the limit is {settings.max_upload_bytes}",
+            code="too_large",
+        )
+    app = get_app(upload.app, settings)
+    job_input = BlobInput(
+        bucket=info.bucket,
+        name=info.name,
+        generation=info.generation,
+        content_type=info.content_type,
+        size=info.size,
+        sha256=info.sha256,
+    )
+    ctx = StageContext(
+        job_id=upload.job_id,
+        settings=settings,
+        read_blob=_reader(backend),
+        log=for_job(upload.job_id, app=app.name, stage="predict"),
+    )
+    timings: dict[str, float] = {}
+    features = _timed(timings, "preprocess", lambda: app.preprocess(job_input, ctx))
+    prediction = _timed(timings, "inference", lambda: app.infer(features, ctx))
+    result = _timed(timings, "lookup", lambda: app.lookup(prediction, ctx))
+    return {"name": name, "app": app.name, "result": result, "ms": timings}
+
+
+def warm(backend: Backend, names: list[str] | None = None) -> dict[str, Any]:
+    """Load the models of ``names`` (every registered app by default) into this process."""
+    timings: dict[str, float] = {}
+    for name in names or app_names():
+        app = get_app(name, backend.settings)
+        _timed(timings, name, app.warm)
+    return {"warmed": sorted(timings), "ms": timings}
+
+
+def _timed(timings: dict[str, float], name: str, step: Callable[[], Any]) -> Any:
+    started = time.perf_counter()
+    value = step()
+    timings[name] = round((time.perf_counter() - started) * 1000, 3)
+    return value
+
+
+def _reader(backend: Backend) -> Callable[[BlobRef, int], bytes]:
+    def read(ref: BlobRef, max_bytes: int) -> bytes:
+        if ref.bucket != backend.blobs.bucket:
+            raise PermanentError(f"bucket {ref.bucket!r} is not served here", code="invalid_input")
+        try:
+            return backend.blobs.get(ref.name, ref.generation, max_bytes=max_bytes)
+        except NotFound as exc:
+            raise PermanentError(
+                f"the object gs://{ref.bucket}/{ref.name} no longer exists", code="input_missing"
+            ) from exc
+
+    return read

@@ -1,0 +1,1 @@
+"""The pipeline's stage functions and the dead-letter handler, as Cloud Functions."""
