@@ -124,28 +124,38 @@ def run_dev(
 ) -> None:
     """Run until SIGINT/SIGTERM, then stop cleanly (emulators included)."""
     ensure_models(settings, progress)
-    stack = None
+    stack = functions = runner = None
     if emulators:
         from tributary.emulators import start_emulator_backend
+        from tributary.functions_stack import FunctionsStack
 
         progress("starting the Pub/Sub, Firestore and Cloud Storage emulators…")
         backend, stack = start_emulator_backend(settings)
         backend_env = {k: v for k, v in stack.env.items() if k.startswith("TRIBUTARY_")}
         backend_env["TRIBUTARY_BACKEND"] = "gcp"
+        progress("starting the Cloud Functions under functions-framework, wired by push…")
+        absolute = settings.with_overrides(
+            data_dir=settings.data_dir.resolve(), models_dir=settings.model_root.resolve()
+        )
+        try:
+            functions = FunctionsStack(stack, absolute, log_dir=settings.data_dir / "functions")
+            functions.start()
+        except BaseException:
+            backend.close()
+            stack.stop()
+            raise
+        extra: list[subprocess.Popen[bytes]] = []
     else:
         backend, backend_env = open_backend(settings), {}
-    _warm_bundled(settings)
-    runner = Runner(backend).start()
-    extra = _spawn_workers(settings, max(0, workers - 1), backend_env)
+        _warm_bundled(settings)
+        runner = Runner(backend).start()
+        extra = _spawn_workers(settings, max(0, workers - 1), backend_env)
     api = ApiServer(backend, settings.api_host, settings.api_port).start()
     state_path = _state_path(settings)
     state_path.write_text(json.dumps({"pid": os.getpid(), "api": api.url, "env": backend_env}))
     progress(f"Tributary dev stack ready — API listening on {api.url}")
-    kind = "emulator" if emulators else "embedded"
-    progress(
-        f"{kind} backend, data directory {settings.data_dir.resolve()}, "
-        f"{workers} worker process(es)   (Ctrl-C stops everything)"
-    )
+    where = "functions on the emulators" if emulators else f"{workers} worker process(es)"
+    progress(f"data directory {settings.data_dir.resolve()}, {where}   (Ctrl-C stops everything)")
     try:
         _until_signalled()
     finally:
@@ -153,7 +163,10 @@ def run_dev(
         api.stop()
         for process in extra:
             process.send_signal(signal.SIGTERM)
-        runner.stop()
+        if runner is not None:
+            runner.stop()
+        if functions is not None:
+            functions.stop()
         for process in extra:
             try:
                 process.wait(timeout=30)

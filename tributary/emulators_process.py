@@ -72,7 +72,7 @@ class Emulator:
                 stderr=subprocess.STDOUT,
                 start_new_session=True,
                 cwd=log_dir,
-                preexec_fn=_die_with_parent,
+                preexec_fn=die_with_parent,
             )
 
     @property
@@ -114,15 +114,15 @@ class Emulator:
     def stop(self, timeout: float = 10.0) -> None:
         """Terminate the process group; kill it if it lingers; wait until the port is free."""
         if self.process.poll() is None:
-            _signal_group(self.process.pid, signal.SIGTERM)
+            signal_group(self.process.pid, signal.SIGTERM)
             try:
                 self.process.wait(timeout)
             except subprocess.TimeoutExpired:
-                _signal_group(self.process.pid, signal.SIGKILL)
+                signal_group(self.process.pid, signal.SIGKILL)
                 self.process.wait(timeout)
         # The leader may be gone while helpers it forked still hold the group.
-        _signal_group(self.process.pid, signal.SIGKILL)
-        _wait_port_closed(self.port, timeout)
+        signal_group(self.process.pid, signal.SIGKILL)
+        wait_port_closed(self.port, timeout)
 
     def __enter__(self) -> Emulator:
         return self
@@ -134,7 +134,7 @@ class Emulator:
         return f"<{self.name} emulator on {self.host_port}, pid {self.pid}>"
 
 
-def _die_with_parent() -> None:
+def die_with_parent() -> None:
     """In the child: get SIGTERM when the parent dies, so a killed test run leaks no JVM."""
     if sys.platform.startswith("linux"):
         import ctypes
@@ -143,12 +143,12 @@ def _die_with_parent() -> None:
         ctypes.CDLL("libc.so.6", use_errno=True).prctl(pr_set_pdeathsig, signal.SIGTERM)
 
 
-def _signal_group(pgid: int, sig: signal.Signals) -> None:
+def signal_group(pgid: int, sig: signal.Signals) -> None:
     with contextlib.suppress(ProcessLookupError, PermissionError):
         os.killpg(pgid, sig)
 
 
-def _wait_port_closed(port: int, timeout: float) -> None:
+def wait_port_closed(port: int, timeout: float) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
