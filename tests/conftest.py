@@ -17,8 +17,20 @@ from tributary.config import Settings, load_settings
 
 ROOT = Path(__file__).resolve().parents[1]
 COUGH_TEST_VERSION = "test-1"
+TEXT2BRAIN_TEST_VERSION = "test-1"
 
 pytest_plugins = ["tests.conftest_emulators"]
+
+# Building a session's models takes minutes on a busy machine: more than the
+# suite's per-test timeout, which would otherwise fail whichever test builds them.
+MODEL_FIXTURES = frozenset({"cough_settings", "text2brain_settings"})
+MODEL_BUILD_TIMEOUT_S = 900
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    for item in items:
+        if MODEL_FIXTURES & set(getattr(item, "fixturenames", ())):
+            item.add_marker(pytest.mark.timeout(MODEL_BUILD_TIMEOUT_S))
 
 
 @pytest.fixture(autouse=True)
@@ -59,34 +71,46 @@ def backend(settings: Settings) -> Iterator[Backend]:
     opened.close()
 
 
-def _cough_source_digest() -> str:
+def _source_digest(app: str) -> str:
     """Training is deterministic: the same sources and packages build the same model."""
     digest = hashlib.sha256()
-    sources = sorted((ROOT / "apps" / "cough").glob("*.py"))
+    sources = sorted(
+        p for p in (ROOT / "apps" / app).rglob("*") if p.is_file() and "__pycache__" not in p.parts
+    )
     for path in [*sources, ROOT / "tributary" / "models.py", ROOT / "constraints.txt"]:
-        digest.update(path.name.encode() + path.read_bytes())
+        digest.update(str(path.relative_to(ROOT)).encode() + path.read_bytes())
     return digest.hexdigest()[:16]
 
 
-@pytest.fixture(scope="session")
-def cough_settings(tmp_path_factory: pytest.TempPathFactory) -> Settings:
-    """Settings whose model root holds a promoted cough model of the bundled size.
+def _trained_settings(app: str, version: str, tmp_path_factory: pytest.TempPathFactory) -> Settings:
+    """Settings whose model root holds a promoted ``app`` model of the bundled size.
 
-    Trained once (about a minute) and cached under .tributary/test-cache by a hash
-    of the training code; each session works on its own copy.
+    Trained once and cached under .tributary/test-cache by a hash of the app's
+    sources; each session works on its own copy.
     """
-    cache = ROOT / ".tributary" / "test-cache" / f"cough-{_cough_source_digest()}"
-    if models.current_version(Settings(models_dir=cache), "cough") is None:
-        from apps.cough.train import train
+    cache = ROOT / ".tributary" / "test-cache" / f"{app}-{_source_digest(app)}"
+    if models.current_version(Settings(models_dir=cache), app) is None:
+        from tributary.devstack import train_module
 
-        staging = tmp_path_factory.mktemp("cough-build")
-        train(
-            Settings(data_dir=staging / "data", models_dir=staging / "models"),
-            version=COUGH_TEST_VERSION,
+        staging = tmp_path_factory.mktemp(f"{app}-build")
+        train_module(app).train(
+            Settings(data_dir=staging / "data", models_dir=staging / "models"), version=version
         )
         cache.parent.mkdir(parents=True, exist_ok=True)
         shutil.rmtree(cache, ignore_errors=True)
         shutil.copytree(staging / "models", cache)
-    root = tmp_path_factory.mktemp("cough-models")
+    root = tmp_path_factory.mktemp(f"{app}-models")
     shutil.copytree(cache, root / "models")
     return Settings(data_dir=root / "data", models_dir=root / "models")
+
+
+@pytest.fixture(scope="session")
+def cough_settings(tmp_path_factory: pytest.TempPathFactory) -> Settings:
+    """A promoted cough model of the bundled size (about a minute to train, then cached)."""
+    return _trained_settings("cough", COUGH_TEST_VERSION, tmp_path_factory)
+
+
+@pytest.fixture(scope="session")
+def text2brain_settings(tmp_path_factory: pytest.TempPathFactory) -> Settings:
+    """A promoted text2brain model of the bundled size (two to five minutes, then cached)."""
+    return _trained_settings("text2brain", TEXT2BRAIN_TEST_VERSION, tmp_path_factory)

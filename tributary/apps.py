@@ -27,6 +27,7 @@ Payload = dict[str, Any]
 # name -> "module:Class". Imported lazily so one app's heavy imports never slow another.
 REGISTRY: dict[str, str] = {
     "cough": "apps.cough.app:CoughApp",
+    "text2brain": "apps.text2brain.app:Text2BrainApp",
 }
 
 

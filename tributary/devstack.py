@@ -29,7 +29,7 @@ from tributary.runner import Runner
 _log = logging.getLogger("tributary.dev")
 STATE_FILE = "dev.json"
 # Apps whose model the stack builds on first start when none is built yet.
-BUNDLED_MODELS = ("cough",)
+BUNDLED_MODELS = ("cough", "text2brain")
 
 
 def _state_path(settings: Settings) -> Path:
