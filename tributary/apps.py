@@ -62,6 +62,10 @@ class App(ABC):
     def warm(self) -> None:  # noqa: B027 - optional hook
         """Load models and indexes now rather than on the first request."""
 
+    def cache_key(self, job_input: BlobInput | TextInput) -> str | None:
+        """A key under which this input's result may be reused, or None (not cacheable)."""
+        return None
+
     @abstractmethod
     def preprocess(self, job_input: BlobInput | TextInput, ctx: StageContext) -> Payload:
         """Decode and validate the input; return features. Raise PermanentError on bad input."""

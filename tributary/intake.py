@@ -17,9 +17,9 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from schemas import BlobInput, JobDocument, StageMessage, TextInput
-from tributary import jobs
-from tributary.apps import REGISTRY, UnknownApp
+from schemas import BlobInput, JobDocument, ModelRef, StageMessage, TextInput
+from tributary import cache, jobs
+from tributary.apps import REGISTRY, UnknownApp, get_app
 from tributary.backend import Backend
 from tributary.errors import PermanentError, TributaryError
 from tributary.logs import event, for_job
@@ -115,13 +115,39 @@ def job_from_query(backend: Backend, path: str, document: dict[str, Any]) -> str
     )
     if error is not None:
         job = jobs.fail(job, error=error, stage=None, now=backend.clock.now())
+    cached = _cache_entry(backend, app, job_input) if error is None else None
     with backend.documents.transaction() as txn:
         current = txn.get(path)
         if current is not None and "state" in current:
             existing = jobs.load(current)
             return _maybe_republish(backend, existing)
+        if cached is not None:
+            entry_path, model = cached
+            answer = cache.count_hit(txn, entry_path, backend.clock.now())
+            if answer is not None:
+                job = jobs.answered_from_cache(
+                    job, result=answer, model=model, now=backend.clock.now()
+                )
+                txn.set(path, jobs.dump(job))
+                event(for_job(job_id, app=app), "cache_hit", asked=answer["cache"]["asked"])
+                return job_id
         txn.set(path, jobs.dump(job))
     return _announce(backend, job)
+
+
+def _cache_entry(
+    backend: Backend, app_name: str, job_input: BlobInput | TextInput
+) -> tuple[str, ModelRef] | None:
+    """Where this input's cached result would be, for the model now served."""
+    try:
+        app = get_app(app_name, backend.settings)
+        key = app.cache_key(job_input)
+        if key is None:
+            return None
+        model = app.model_info()
+    except TributaryError:  # no model built yet: the stages will say so
+        return None
+    return cache.cache_path(app_name, model.version, key), model
 
 
 def _create(

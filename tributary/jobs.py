@@ -237,3 +237,18 @@ def new_run(job: JobDocument, *, now: datetime, stuck_after_s: float, **update: 
             **update,
         }
     )
+
+
+def answered_from_cache(
+    job: JobDocument, *, result: dict[str, Any], model: ModelRef, now: datetime
+) -> JobDocument:
+    """A job whose result came from the cache: final at once, no stage ran."""
+    return job.model_copy(
+        update={
+            "state": "succeeded",
+            "result": result,
+            "model": model,
+            "updated_at": now,
+            "deadline_at": None,
+        }
+    )

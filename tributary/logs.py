@@ -26,6 +26,7 @@ MESSAGES: dict[str, str] = {
     "stage_retry": "{stage} failed (attempt {attempt}), will retry: {error}",
     "stage_exhausted": "{stage} failed {attempt} times, giving up: {error}",
     "job_succeeded": "job succeeded",
+    "cache_hit": "answered from the results cache (asked {asked} times)",
     "bad_message": "unreadable message on {subscription}: {error}",
     "event_rejected": "{function} rejected an event ({code}): {error}",
     "dead_lettered": "message dead-lettered from {subscription} after {attempts} attempts",

@@ -18,18 +18,18 @@ import logging
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import ValidationError
 
 from schemas import BlobRef, JobDocument, ModelRef, StageMessage
-from tributary import jobs, outbox, payloads
+from tributary import cache, jobs, outbox, payloads
 from tributary.apps import App, StageContext, get_app
 from tributary.backend import Backend
 from tributary.config import Settings
 from tributary.errors import NotFound, PermanentError, TransientError, TributaryError
 from tributary.logs import event, for_job
-from tributary.ports import Message
+from tributary.ports import Message, Transaction
 from tributary.topology import STAGES, TOPIC_RESULTS, StageRoute
 
 Outcome = Literal["ack", "nack"]
@@ -181,6 +181,8 @@ class StageHarness:
                 return False
             if saved is not None:
                 txn.set(outbox.outbox_path(msg.job_id, self.route.stage), saved)
+            if extra.get("result") is not None:
+                extra["result"] = self._remember(txn, job, extra["result"])
             done = jobs.finish_stage(
                 job,
                 stage=self.route.stage,
@@ -192,6 +194,16 @@ class StageHarness:
             txn.set(jobs.job_path(msg.job_id), jobs.dump(done))
         event(log, "stage_finished", stage=self.route.stage, ms=ms)
         return True
+
+    def _remember(
+        self, txn: Transaction, job: JobDocument, result: dict[str, Any]
+    ) -> dict[str, Any]:
+        """Store a cacheable result (counting this ask) in the job's own transaction."""
+        key = get_app(job.app, self.settings).cache_key(job.input)
+        if key is None or job.model is None:
+            return result
+        path = cache.cache_path(job.app, job.model.version, key)
+        return cache.store(txn, path, result, self.backend.clock.now())
 
     def _fail(
         self, msg: StageMessage, lease_id: str | None, error: TributaryError, ms: float | None

@@ -12,6 +12,7 @@ promoted between two stages finishes with the version it started with.
 
 from __future__ import annotations
 
+import hashlib
 import threading
 from collections.abc import Callable, Sequence
 from typing import Any, TypeVar
@@ -55,6 +56,16 @@ class Text2BrainApp(App):
         version = self._current()
         self._model(version).load_networks()
         self._index(version).warm()
+
+    def cache_key(self, job_input: BlobInput | TextInput) -> str | None:
+        """Queries that normalize alike share a result (the original's results table)."""
+        if not isinstance(job_input, TextInput):
+            return None
+        try:
+            query = normalize_query(job_input.text)
+        except PermanentError:
+            return None  # let preprocess fail it with its code
+        return hashlib.sha256(query.encode("utf-8")).hexdigest()
 
     def preprocess(self, job_input: BlobInput | TextInput, ctx: StageContext) -> Payload:
         if not isinstance(job_input, TextInput):
