@@ -12,6 +12,7 @@ import pytest
 
 from apps.cough.synth import synth_clip
 from tests import audiofiles
+from tests.conftest_emulators import emulator_settings
 from tests.helpers import wait_terminal
 from tributary import client
 from tributary.backend import Backend, open_backend
@@ -31,12 +32,20 @@ EXTENSIONS = {
 }
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="module", params=["local", "emulators"])
 def pipeline(
-    cough_settings: Settings, tmp_path_factory: pytest.TempPathFactory
+    request: pytest.FixtureRequest,
+    cough_settings: Settings,
+    tmp_path_factory: pytest.TempPathFactory,
 ) -> Iterator[Backend]:
-    settings = cough_settings.with_overrides(data_dir=tmp_path_factory.mktemp("pipeline"))
-    backend = open_backend(settings)
+    """The same suite on the embedded backend and on the Google Cloud emulators."""
+    data_dir = tmp_path_factory.mktemp("pipeline")
+    models_dir = cough_settings.model_root
+    if request.param == "local":
+        backend = open_backend(cough_settings.with_overrides(data_dir=data_dir))
+    else:
+        stack = request.getfixturevalue("emulator_stack")
+        backend = open_backend(emulator_settings(stack, data_dir, models_dir=models_dir))
     with Runner(backend, threads_per_subscription=2):
         yield backend
     backend.close()
@@ -108,8 +117,9 @@ def test_a_hostile_file_name_never_becomes_a_path(pipeline: Backend) -> None:
     doc = _submit(pipeline, data, "../../../etc/tøst ñame.wav")
     assert doc["state"] == "succeeded"
     assert doc["input"]["name"].endswith(f"/cough/{doc['job_id']}.wav")
-    blob_root = pipeline.settings.data_dir / "blobs"
+    blob_root = pipeline.settings.data_dir / "blobs"  # the embedded backend's files
     assert all(p.name.endswith(".bin") for p in blob_root.rglob("*") if p.is_file())
+    assert pipeline.blobs.get(doc["input"]["name"], doc["input"]["generation"]) == data
 
 
 def test_a_good_job_after_all_the_bad_ones_still_succeeds(pipeline: Backend) -> None:
