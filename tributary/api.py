@@ -15,7 +15,7 @@ from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
 from werkzeug.serving import BaseWSGIServer, make_server
 
 from tributary import client, jobs
-from tributary.apps import REGISTRY
+from tributary.apps import REGISTRY, get_app
 from tributary.backend import Backend
 from tributary.errors import NotFound, PermanentError, TributaryError
 from tributary.topology import JOBS_COLLECTION
@@ -54,6 +54,18 @@ def create_app(backend: Backend) -> Flask:
     @app.get("/healthz")
     def health() -> Any:
         return jsonify({"status": "ok", "backend": settings.backend, "apps": sorted(REGISTRY)})
+
+    @app.route("/v1/warmup", methods=["GET", "POST"])
+    def warmup() -> Any:
+        """Load the models now (the page calls this before the user types)."""
+        names = [request.args["app"]] if request.args.get("app") else sorted(REGISTRY)
+        warmed = {}
+        for name in names:
+            _require_app(name)
+            app_instance = get_app(name, settings)
+            app_instance.warm()
+            warmed[name] = app_instance.model_info().version
+        return jsonify({"warmed": warmed})
 
     @app.post("/v1/jobs")
     def create_job() -> tuple[Any, int]:

@@ -50,3 +50,10 @@ def test_errors_carry_a_code_and_a_real_status(backend: Backend, http: FlaskClie
     huge = io.BytesIO(b"\0" * (backend.settings.max_upload_bytes + 100_000))
     too_large = http.post("/v1/jobs", data={"app": "echo", "file": (huge, "big.wav")})
     assert too_large.status_code == 413 and too_large.json["error"]["code"] == "too_large"
+
+
+def test_warmup_loads_the_models_and_names_their_versions(http: FlaskClient) -> None:
+    response = http.post("/v1/warmup?app=echo")
+    assert response.status_code == 200 and response.json == {"warmed": {"echo": "v1"}}
+    unknown = http.post("/v1/warmup?app=nope")
+    assert unknown.status_code == 400 and unknown.json["error"]["code"] == "unknown_app"
