@@ -39,6 +39,7 @@ from google.api_core import exceptions as api
 from tributary.adapters.gcp import clients
 from tributary.adapters.gcp.errors import translated
 from tributary.errors import NotFound, PermanentError
+from tributary.notifications import finalize_attributes
 from tributary.ports import BlobInfo, Bus
 
 SHA256_KEY = "tributary-sha256"
@@ -217,20 +218,6 @@ def finalize_payload(blob: Any, info: BlobInfo) -> bytes:
         if key in resource:
             resource[key] = str(resource[key])
     return json.dumps(resource).encode()
-
-
-def finalize_attributes(info: BlobInfo) -> dict[str, str]:
-    """The message attributes Cloud Storage sets on an OBJECT_FINALIZE notification."""
-    event_time = info.updated.astimezone(UTC).isoformat().replace("+00:00", "Z")
-    return {
-        "notificationConfig": f"projects/_/buckets/{info.bucket}/notificationConfigs/1",
-        "eventType": "OBJECT_FINALIZE",
-        "payloadFormat": "JSON_API_V1",
-        "bucketId": info.bucket,
-        "objectId": info.name,
-        "objectGeneration": str(info.generation),
-        "eventTime": event_time,
-    }
 
 
 _ESCAPES = {"%": "%25", "\\": "%5C"}

@@ -21,6 +21,7 @@ from tributary.adapters.local.bus import LocalBus
 from tributary.adapters.local.db import Database
 from tributary.clock import SystemClock, from_epoch, to_epoch
 from tributary.errors import NotFound, PermanentError
+from tributary.notifications import finalize_attributes
 from tributary.ports import BlobInfo, Clock
 
 
@@ -164,18 +165,6 @@ def finalize_payload(info: BlobInfo) -> bytes:
         "sha256": info.sha256,
     }
     return json.dumps(resource).encode()
-
-
-def finalize_attributes(info: BlobInfo) -> dict[str, str]:
-    return {
-        "notificationConfig": f"projects/_/buckets/{info.bucket}/notificationConfigs/1",
-        "eventType": "OBJECT_FINALIZE",
-        "payloadFormat": "JSON_API_V1",
-        "bucketId": info.bucket,
-        "objectId": info.name,
-        "objectGeneration": str(info.generation),
-        "eventTime": info.updated.isoformat().replace("+00:00", "Z"),
-    }
 
 
 def _info_from_row(row: sqlite3.Row) -> BlobInfo:
