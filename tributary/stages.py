@@ -29,7 +29,7 @@ from tributary.backend import Backend
 from tributary.config import Settings
 from tributary.errors import NotFound, PermanentError, TransientError, TributaryError
 from tributary.logs import event, for_job
-from tributary.ports import Message, Transaction
+from tributary.ports import BlobStore, Message, Transaction
 from tributary.topology import STAGES, TOPIC_RESULTS, StageRoute
 
 Outcome = Literal["ack", "nack"]
@@ -289,15 +289,20 @@ class StageHarness:
             outbox.publish(self.backend.bus, saved)
 
     def _read_blob(self, ref: BlobRef, max_bytes: int) -> bytes:
-        if ref.bucket != self.backend.blobs.bucket:
-            raise PermanentError(f"bucket {ref.bucket!r} is not served here", code="invalid_input")
-        try:
-            return self.backend.blobs.get(ref.name, ref.generation, max_bytes=max_bytes)
-        except NotFound as exc:
-            raise PermanentError(
-                f"the uploaded object gs://{ref.bucket}/{ref.name} no longer exists",
-                code="input_missing",
-            ) from exc
+        return read_input(self.backend.blobs, ref, max_bytes)
+
+
+def read_input(blobs: BlobStore, ref: BlobRef, max_bytes: int) -> bytes:
+    """A job's input object, refusing more than ``max_bytes`` and other buckets' objects."""
+    if ref.bucket != blobs.bucket:
+        raise PermanentError(f"bucket {ref.bucket!r} is not served here", code="invalid_input")
+    try:
+        return blobs.get(ref.name, ref.generation, max_bytes=max_bytes)
+    except NotFound as exc:
+        raise PermanentError(
+            f"the uploaded object gs://{ref.bucket}/{ref.name} no longer exists",
+            code="input_missing",
+        ) from exc
 
 
 def harnesses(backend: Backend) -> list[StageHarness]:

@@ -8,6 +8,7 @@ uploads (``uploads/{uid}/{app}/{job_id}.{ext}``), which also names the app.
 
 from __future__ import annotations
 
+import functools
 import time
 from collections.abc import Callable
 from typing import Any
@@ -18,6 +19,7 @@ from tributary.backend import Backend
 from tributary.errors import NotFound, PermanentError
 from tributary.intake import parse_upload_name
 from tributary.logs import for_job
+from tributary.stages import read_input
 
 
 class Forbidden(PermanentError):
@@ -77,14 +79,4 @@ def _timed(timings: dict[str, float], name: str, step: Callable[[], Any]) -> Any
 
 
 def _reader(backend: Backend) -> Callable[[BlobRef, int], bytes]:
-    def read(ref: BlobRef, max_bytes: int) -> bytes:
-        if ref.bucket != backend.blobs.bucket:
-            raise PermanentError(f"bucket {ref.bucket!r} is not served here", code="invalid_input")
-        try:
-            return backend.blobs.get(ref.name, ref.generation, max_bytes=max_bytes)
-        except NotFound as exc:
-            raise PermanentError(
-                f"the object gs://{ref.bucket}/{ref.name} no longer exists", code="input_missing"
-            ) from exc
-
-    return read
+    return functools.partial(read_input, backend.blobs)
