@@ -112,6 +112,10 @@ class JobDocument(BaseModel):
     input: JobInput
     state: JobState = "queued"
     run: int = 1
+    # Why the current run started: None for the first, else "replay:<id>", "seek",
+    # "requeue" or "watchdog". Earlier runs are kept at jobs/{job_id}/runs/{run}.
+    run_origin: str | None = None
+    # The model version this run uses, taken when the run starts.
     model: ModelRef | None = None
     stages: dict[StageName, StageRecord] = Field(default_factory=dict)
     result: dict[str, Any] | None = None

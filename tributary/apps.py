@@ -43,6 +43,9 @@ class StageContext:
     # Store an output file (a map, a picture) under results/{job_id}/{run}/{name}.
     write_blob: Callable[[str, bytes, str], BlobRef] | None = None
     run: int = 1
+    # The model version this job's run uses (taken when the run started); None
+    # outside the pipeline, where the app serves its current version.
+    model_version: str | None = None
 
 
 class App(ABC):

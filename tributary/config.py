@@ -43,6 +43,10 @@ class Settings:
     stuck_after_s: float = 600.0
     watchdog_interval_s: float = 5.0
     inline_payload_max_bytes: int = 64 * 1024
+    # How long a worker trusts its copy of an app's active model version before
+    # reading the registry document again (a promotion reaches running workers
+    # within this many seconds, without a restart).
+    model_refresh_s: float = 2.0
     # Input limits, enforced again in the worker (never trust the edge).
     max_upload_bytes: int = 10 * 1024 * 1024
     # Cough.

@@ -15,7 +15,7 @@ from typing import Any
 from pydantic import ValidationError
 
 from schemas import StageMessage
-from tributary import jobs
+from tributary import jobs, runs
 from tributary.backend import Backend
 from tributary.errors import NotFound, PermanentError, TransientError
 from tributary.logs import event, for_job
@@ -115,12 +115,13 @@ def requeue(backend: Backend, dead_letter_id: str) -> dict[str, Any]:
             job_data = txn.get(jobs.job_path(stage_message.job_id))
             if job_data is None:
                 raise NotFound(f"job {stage_message.job_id} no longer exists")
-            job = jobs.new_run(
+            job = runs.restart(
+                txn,
                 jobs.load(job_data),
+                origin="requeue",
                 now=backend.clock.now(),
                 stuck_after_s=backend.settings.stuck_after_s,
             )
-            txn.set(jobs.job_path(job.job_id), jobs.dump(job))
         run = job.run
         data = stage_message.model_copy(update={"run": run}).model_dump_json().encode()
     backend.bus.publish(topic, data, attributes)

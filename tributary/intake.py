@@ -23,6 +23,7 @@ from tributary.apps import REGISTRY, UnknownApp, get_app
 from tributary.backend import Backend
 from tributary.errors import PermanentError, TributaryError
 from tributary.logs import event, for_job
+from tributary.registry import registry_for
 from tributary.topology import TOPIC_JOBS
 
 _log = logging.getLogger("tributary.intake")
@@ -144,8 +145,10 @@ def _cache_entry(
         key = app.cache_key(job_input)
         if key is None:
             return None
-        model = app.model_info()
     except TributaryError:  # no model built yet: the stages will say so
+        return None
+    model = registry_for(backend).active_ref(app_name)
+    if model is None:
         return None
     return cache.cache_path(app_name, model.version, key), model
 

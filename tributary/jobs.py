@@ -23,7 +23,9 @@ from schemas import (
     format_timestamp,
 )
 from tributary.errors import TributaryError
-from tributary.topology import JOBS_COLLECTION, STAGE_BY_NAME
+from tributary.topology import JOBS_COLLECTION, STAGE_BY_NAME, STAGES
+
+STAGES_IN_ORDER = tuple(route.stage for route in STAGES)
 
 TERMINAL_STATES = frozenset({"succeeded", "failed"})
 ACTIVE_STATES = ("queued", "preprocessing", "inference", "lookup")
@@ -105,8 +107,13 @@ def claim(
     now: datetime,
     lease_s: float,
     stuck_after_s: float,
+    model: ModelRef | None = None,
 ) -> Claimed | Skip | Busy:
-    """Decide whether this delivery may run ``stage`` for ``run``, and take the lease."""
+    """Decide whether this delivery may run ``stage`` for ``run``, and take the lease.
+
+    ``model`` is the version active now: a run takes it when it starts (at its
+    first stage) and keeps it to the end.
+    """
     if job is None:
         return Skip("job document does not exist")
     if run < job.run:
@@ -140,15 +147,31 @@ def claim(
     # The next stage may already have started (its message is published before
     # this stage records itself finished): the state never moves backwards.
     state = max(job.state, STAGE_BY_NAME[stage].state, key=ACTIVE_STATES.index)
-    updated = job.model_copy(
-        update={
-            "state": state,
-            "stages": stages,
-            "updated_at": now,
-            "deadline_at": now + timedelta(seconds=stuck_after_s),
-        }
+    update: dict[str, Any] = {
+        "state": state,
+        "stages": stages,
+        "updated_at": now,
+        "deadline_at": now + timedelta(seconds=stuck_after_s),
+    }
+    if model is not None and job.model is None and stage == STAGES_IN_ORDER[0]:
+        update["model"] = model
+    return Claimed(job.model_copy(update=update), lease_id, attempts)
+
+
+def model_changed_since(job: JobDocument | None, run: int, active: ModelRef | None) -> bool:
+    """A redelivered first message of a finished job whose model is no longer active.
+
+    A seek replays the jobs topic: such a message starts a new run with the active
+    version; for a job already on the active version it is a duplicate.
+    """
+    return (
+        job is not None
+        and active is not None
+        and job.state in TERMINAL_STATES
+        and run <= job.run
+        and job.model is not None
+        and job.model.version != active.version
     )
-    return Claimed(updated, lease_id, attempts)
 
 
 def holds_lease(job: JobDocument, stage: StageName, run: int, lease_id: str) -> bool:
@@ -232,6 +255,9 @@ def new_run(job: JobDocument, *, now: datetime, stuck_after_s: float, **update: 
             "state": "queued",
             "error": None,
             "result": None,
+            # The new run takes the model version active when it starts.
+            "model": None,
+            "stages": {},
             "updated_at": now,
             "deadline_at": now + timedelta(seconds=stuck_after_s),
             **update,

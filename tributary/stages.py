@@ -23,13 +23,14 @@ from typing import Any, Literal
 from pydantic import ValidationError
 
 from schemas import BlobRef, JobDocument, ModelRef, StageMessage
-from tributary import cache, jobs, outbox, payloads
+from tributary import cache, jobs, outbox, payloads, runs
 from tributary.apps import App, StageContext, get_app
 from tributary.backend import Backend
 from tributary.config import Settings
 from tributary.errors import NotFound, PermanentError, TransientError, TributaryError
 from tributary.logs import event, for_job
 from tributary.ports import BlobStore, Message, Transaction
+from tributary.registry import registry_for
 from tributary.topology import STAGES, TOPIC_RESULTS, StageRoute
 
 Outcome = Literal["ack", "nack"]
@@ -62,6 +63,11 @@ class StageHarness:
             return "ack"  # a message no code version can read: retrying cannot help
         log = for_job(stage_message.job_id, stage=self.route.stage, run=stage_message.run)
         decision = self._claim(stage_message)
+        if isinstance(decision, jobs.Claimed) and decision.job.run != stage_message.run:
+            # A seek redelivered a finished job after its model changed: a new run.
+            event(log, "new_run", run=decision.job.run, origin=decision.job.run_origin)
+            stage_message = stage_message.model_copy(update={"run": decision.job.run})
+            log = for_job(stage_message.job_id, stage=self.route.stage, run=stage_message.run)
         if isinstance(decision, jobs.Skip):
             event(
                 log, "stage_skipped", logging.DEBUG, stage=self.route.stage, reason=decision.reason
@@ -95,16 +101,29 @@ class StageHarness:
     # -- steps -----------------------------------------------------------------
 
     def _claim(self, msg: StageMessage) -> jobs.Claimed | jobs.Skip | jobs.Busy:
+        first = self.route is STAGES[0]
+        active = registry_for(self.backend).active_ref(msg.app) if first else None
         with self.backend.documents.transaction() as txn:
             data = txn.get(jobs.job_path(msg.job_id))
             job = jobs.load(data) if data is not None else None
+            run = msg.run
+            if first and job is not None and jobs.model_changed_since(job, msg.run, active):
+                job = runs.restart(
+                    txn,
+                    job,
+                    origin="seek",
+                    now=self.backend.clock.now(),
+                    stuck_after_s=self.settings.stuck_after_s,
+                )
+                run = job.run
             decision = jobs.claim(
                 job,
                 stage=self.route.stage,
-                run=msg.run,
+                run=run,
                 now=self.backend.clock.now(),
                 lease_s=self.settings.lease_s,
                 stuck_after_s=self.settings.stuck_after_s,
+                model=active,
             )
             if isinstance(decision, jobs.Claimed):
                 txn.set(jobs.job_path(msg.job_id), jobs.dump(decision.job))
@@ -117,6 +136,11 @@ class StageHarness:
         job = claimed.job
         started = time.perf_counter()
         app = get_app(job.app, self.settings)
+        version = job.model.version if job.model is not None else None
+        if version is not None:
+            # A version published by another machine is copied here before use; one
+            # the app does not find is its own error to report (model_unavailable).
+            registry_for(self.backend).fetch_if_published(job.app, version)
         ctx = StageContext(
             job_id=job.job_id,
             settings=self.settings,
@@ -124,6 +148,7 @@ class StageHarness:
             log=log,
             write_blob=self._blob_writer(job.job_id, msg.run),
             run=msg.run,
+            model_version=version,
         )
         inputs = payloads.unpack(msg.payload, msg.payload_ref, blobs=self.backend.blobs)
         model = None

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import logging
 
-from tributary import jobs
+from tributary import jobs, runs
 from tributary.backend import Backend
 from tributary.errors import TransientError
 from tributary.intake import publish_first_stage
@@ -66,10 +66,14 @@ def _recover(backend: Backend, job_id: str) -> str | None:
             )
             event(log, "watchdog_fail", logging.ERROR, recoveries=job.recoveries)
             return "failed"
-        restarted = jobs.new_run(
-            job, now=now, stuck_after_s=settings.stuck_after_s, recoveries=job.recoveries + 1
+        restarted = runs.restart(
+            txn,
+            job,
+            origin="watchdog",
+            now=now,
+            stuck_after_s=settings.stuck_after_s,
+            recoveries=job.recoveries + 1,
         )
-        txn.set(jobs.job_path(job_id), jobs.dump(restarted))
     publish_first_stage(backend, restarted)
     event(log, "watchdog_restart", logging.WARNING, since=since, run=restarted.run)
     return "restarted"

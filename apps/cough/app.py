@@ -59,7 +59,7 @@ class CoughApp(App):
             raise TooLarge(
                 f"file is {job_input.size / 2**20:.1f} MB; the maximum is {limit / 2**20:.1f} MB"
             )
-        model = self._model(models.resolve_version(self.settings, APP_NAME))
+        model = self._model(ctx.model_version or models.resolve_version(self.settings, APP_NAME))
         rate = model.spec.sample_rate
         samples = decode_audio(
             ctx.read_blob(job_input.ref, limit),

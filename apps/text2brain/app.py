@@ -73,7 +73,7 @@ class Text2BrainApp(App):
                 "the text2brain app needs a text query, not an uploaded file", code="invalid_input"
             )
         query = normalize_query(job_input.text)
-        model = self._model(self._current())
+        model = self._model(ctx.model_version or self._current())
         return {
             "query": query,
             **model.tokenizer.encode(query),
