@@ -51,7 +51,10 @@ class EchoApp(App):
             )
         if text.startswith("fail:permanent"):
             raise PermanentError("the echo input asked to fail", code="invalid_input")
-        return {"text": text, "vector": np.arange(4, dtype=np.float32)}
+        features: Payload = {"text": text, "vector": np.arange(4, dtype=np.float32)}
+        if ctx.model_version is not None:  # a registered version: each stage reports its own
+            features["versions"] = [ctx.model_version]
+        return features
 
     def infer(self, features: Payload, ctx: StageContext) -> Payload:
         attempt = _count(ctx.job_id, "inference")
@@ -60,8 +63,14 @@ class EchoApp(App):
             raise TransientError(f"flaky failure {attempt}")
         if text.startswith("crash"):
             raise RuntimeError("boom")
-        return {"length": len(text), "sum": float(np.sum(features["vector"]))}
+        prediction: Payload = {"length": len(text), "sum": float(np.sum(features["vector"]))}
+        if "versions" in features:
+            prediction["versions"] = [*features["versions"], ctx.model_version]
+        return prediction
 
     def lookup(self, prediction: Payload, ctx: StageContext) -> dict[str, Any]:
         _count(ctx.job_id, "lookup")
-        return {"length": prediction["length"], "sum": prediction["sum"]}
+        result = {"length": prediction["length"], "sum": prediction["sum"]}
+        if "versions" in prediction:  # the version each stage was given: never two in one run
+            result["versions"] = [*prediction["versions"], ctx.model_version]
+        return result

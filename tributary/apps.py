@@ -69,6 +69,10 @@ class App(ABC):
         """A key under which this input's result may be reused, or None (not cacheable)."""
         return None
 
+    def comparable(self, result: dict[str, Any]) -> dict[str, Any]:
+        """What a replay compares between two runs' results, by name ("changed" means these)."""
+        return {key: value for key, value in result.items() if key not in ("model", "cache")}
+
     @abstractmethod
     def preprocess(self, job_input: BlobInput | TextInput, ctx: StageContext) -> Payload:
         """Decode and validate the input; return features. Raise PermanentError on bad input."""

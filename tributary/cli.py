@@ -15,12 +15,13 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from tributary import client, deadletters, jobs, logs, models
+from tributary import cli_reprocess, client, deadletters, jobs, logs, models
 from tributary.apps import app_names, get_app
 from tributary.backend import open_backend
 from tributary.config import Settings, load_settings
 from tributary.devstack import ensure_models, run_dev, run_worker, running_stack, train_module
 from tributary.errors import TributaryError
+from tributary.registry import registry_for
 from tributary.render import dead_letters_table, jobs_table, progress_printer
 from tributary.runner import Runner
 from tributary.topology import JOBS_COLLECTION
@@ -134,24 +135,16 @@ def cmd_train(settings: Settings, args: argparse.Namespace) -> int:
         version=version,
         data_dir=args.data,
         seed=args.seed,
-        promote=not args.no_promote,
+        promote=False,
         progress=_say,
     )
+    if not args.no_promote:
+        backend = open_backend(settings)
+        try:
+            registry_for(backend).promote(args.app, version)
+        finally:
+            backend.close()
     _say(f"trained {ref.name}/{ref.version}" + ("" if args.no_promote else " and promoted it"))
-    return EXIT_OK
-
-
-def cmd_models(settings: Settings, args: argparse.Namespace) -> int:
-    for app in [args.app] if args.app else app_names():
-        current = models.current_version(settings, app)
-        for version in models.list_versions(settings, app):
-            print(f"{app}\t{version}" + ("\t(current)" if version == current else ""))
-    return EXIT_OK
-
-
-def cmd_promote(settings: Settings, args: argparse.Namespace) -> int:
-    models.promote(settings, args.app, args.version)
-    _say(f"{args.app} now serves {args.version}")
     return EXIT_OK
 
 
@@ -242,14 +235,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     train.set_defaults(func=cmd_train)
 
-    models_cmd = sub.add_parser("models", help="list built model versions")
-    models_cmd.add_argument("app", nargs="?")
-    models_cmd.set_defaults(func=cmd_models)
-
-    promote = sub.add_parser("promote", help="serve a built model version for new jobs")
-    promote.add_argument("app", choices=app_names())
-    promote.add_argument("version")
-    promote.set_defaults(func=cmd_promote)
+    cli_reprocess.add_parsers(sub)
 
     warm = sub.add_parser("warm", help="load models now, to check they are built and loadable")
     warm.add_argument("--app", choices=app_names())

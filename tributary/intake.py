@@ -83,7 +83,7 @@ def job_from_upload(backend: Backend, resource: dict[str, Any]) -> str | None:
     except InvalidObjectName as exc:
         # No job id to report to: make one from the object generation, so the
         # failure is visible (and the same event twice is still one job).
-        job_id = str(uuid.uuid5(_NAMESPACE, f"{job_input.bucket}/{name}#{generation}"))
+        job_id = object_job_id(job_input.bucket, name, generation)
         _create(backend, job_id, "unknown", job_input, None, error=exc)
         return job_id
     error = None if parsed.app in REGISTRY else _unknown_app(parsed.app)
@@ -151,6 +151,19 @@ def _cache_entry(
     if model is None:
         return None
     return cache.cache_path(app_name, model.version, key), model
+
+
+def create_for_object(
+    backend: Backend, job_id: str, app: str, job_input: BlobInput, owner: str | None
+) -> None:
+    """Create (once) the job for an object that no upload event announced (a backfill)."""
+    error = None if app in REGISTRY else _unknown_app(app)
+    _create(backend, job_id, app, job_input, owner, error=error)
+
+
+def object_job_id(bucket: str, name: str, generation: int | None) -> str:
+    """A stable job id for an object whose name carries none."""
+    return str(uuid.uuid5(_NAMESPACE, f"{bucket}/{name}#{generation}"))
 
 
 def _create(

@@ -31,6 +31,8 @@ MESSAGES: dict[str, str] = {
     "event_rejected": "{function} rejected an event ({code}): {error}",
     "dead_lettered": "message dead-lettered from {subscription} after {attempts} attempts",
     "requeued": "dead letter requeued to {topic} as run {run}",
+    "replayed": "restarted by {origin}",
+    "new_run": "redelivered after its model changed: starting run {run} ({origin})",
     "watchdog_restart": "no progress since {since}; restarted as run {run}",
     "watchdog_fail": "no progress after {recoveries} restarts; failed as stuck",
     "runner_started": "runner started with {threads} worker threads per subscription",

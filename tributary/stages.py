@@ -159,7 +159,9 @@ class StageHarness:
             # The version that actually ran, when the app reports it (a promotion
             # between two stages must not be misreported).
             reported = output.get("model")
-            model = ModelRef.model_validate(reported) if reported else app.model_info()
+            model = (
+                ModelRef.model_validate(reported) if reported else (job.model or app.model_info())
+            )
         else:
             result = app.lookup(inputs, ctx)
             ms = (time.perf_counter() - started) * 1000

@@ -19,6 +19,7 @@ import time
 import uuid
 from datetime import datetime
 
+from tributary.adapters.local import snapshots
 from tributary.adapters.local.db import Database
 from tributary.clock import SystemClock, from_epoch, to_epoch
 from tributary.errors import NotFound
@@ -265,6 +266,16 @@ class LocalBus:
                 (now, subscription, cutoff),
             )
             return cursor.rowcount
+
+    def create_snapshot(self, snapshot: str, subscription: str) -> None:
+        """Remember which messages ``subscription`` has not acknowledged yet."""
+        with self._db.write() as conn:
+            snapshots.create(conn, snapshot, subscription, to_epoch(self._clock.now()))
+
+    def seek_to_snapshot(self, subscription: str, snapshot: str) -> int:
+        """Restore the acknowledgement state ``snapshot`` captured; returns the backlog."""
+        with self._db.write() as conn:
+            return snapshots.seek(conn, subscription, snapshot, to_epoch(self._clock.now()))
 
     def purge(self, retention_s: float) -> int:
         """Drop acked deliveries and orphaned messages older than the retention period."""
