@@ -134,6 +134,16 @@ def test_a_user_lists_only_their_own_jobs(firestore: FirestoreRest) -> None:
     assert firestore.jobs_of("bob", ALICE).status == 403
 
 
+def test_only_the_owner_reads_a_jobs_earlier_runs(firestore: FirestoreRest) -> None:
+    job_id = _alices_job(firestore)
+    archived = firestore.create(f"jobs/{job_id}/runs", "1", {"run": 1, "state": "failed"}, ADMIN)
+    assert archived.status == 200, archived.body
+    assert firestore.get(f"jobs/{job_id}/runs/1", ALICE).status == 200
+    assert firestore.get(f"jobs/{job_id}/runs/1", BOB).status == 403
+    assert firestore.create(f"jobs/{job_id}/runs", "2", {"run": 2}, ALICE).status == 403
+    assert firestore.get(f"jobs/{job_id}/outbox/preprocess", ALICE).status == 403
+
+
 def test_a_client_may_watch_a_job_that_does_not_exist_yet(firestore: FirestoreRest) -> None:
     assert firestore.get(f"jobs/{_new_id()}", ALICE).status == 404
 
