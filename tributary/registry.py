@@ -22,6 +22,7 @@ local ``current`` pointer that training writes is the active one.
 
 from __future__ import annotations
 
+import json
 import re
 import shutil
 import threading
@@ -152,16 +153,24 @@ class ModelRegistry:
         if not (source / models.META_FILE).is_file():
             raise ConfigError(f"{source} is not a model directory: it has no {models.META_FILE}")
         files = sorted(p for p in source.rglob("*") if p.is_file() and p.name != models.META_FILE)
-        # meta.json last: a half-published version is never complete in the store either.
-        total = 0
-        for path in [*files, source / models.META_FILE]:
+        # The version is the name it is published under (what every result will report).
+        meta = json.loads((source / models.META_FILE).read_text())
+        if meta.get("version") != version:
+            meta = {**meta, "version": version, "built_as": meta.get("version")}
+        meta_bytes = json.dumps(meta, indent=2, sort_keys=True).encode()
+        total = len(meta_bytes)
+        for path in files:
             data = path.read_bytes()
             total += len(data)
-            relative = path.relative_to(source).as_posix()
-            self.backend.blobs.put(_blob_dir(app, version) + relative, data)
+            self.backend.blobs.put(
+                _blob_dir(app, version) + path.relative_to(source).as_posix(), data
+            )
+        # meta.json last: a half-published version is never complete in the store either.
+        self.backend.blobs.put(_blob_dir(app, version) + models.META_FILE, meta_bytes)
         target = models.version_dir(self.backend.settings, app, version)
         if source.resolve() != target.resolve():
             _copy_version(source, target)
+        (target / models.META_FILE).write_bytes(meta_bytes)
         now = self.backend.clock.now().isoformat()
         self.backend.documents.merge(
             registry_path(app),

@@ -111,6 +111,8 @@ def test_an_added_version_reaches_a_worker_without_the_files(
         assert (directory / "weights.bin").read_bytes() == b"\x00\x01weights"
         assert (directory / "sub" / "vocab.txt").read_text() == "a b c"
         assert json.loads((directory / models.META_FILE).read_text()) == {"version": "v7"}
+        assert registry.ensure_local("echo", "v7") == directory  # already here: no copy
+
         registry.promote("echo", "v7")
         assert registry.active("echo") == "v7"
     finally:
@@ -122,3 +124,11 @@ def test_an_unknown_version_is_model_unavailable(backend: Backend) -> None:
     assert registry.fetch_if_published("echo", "v9") is None
     with pytest.raises(models.ModelUnavailable):
         registry.promote("echo", "v9")
+
+
+def test_a_version_added_under_a_new_name_reports_that_name(backend: Backend) -> None:
+    source = _build(backend.settings, "echo", "v1")
+    ModelRegistry(backend).add("echo", source, "v2")
+    meta = models.read_meta(backend.settings, "echo", "v2")
+    assert (meta["version"], meta["built_as"]) == ("v2", "v1")
+    assert models.read_meta(backend.settings, "echo", "v1") == {"version": "v1"}
