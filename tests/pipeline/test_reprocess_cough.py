@@ -8,6 +8,7 @@ import shutil
 import signal
 import subprocess
 import sys
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -187,3 +188,34 @@ def test_a_replay_killed_halfway_finishes_the_rest_without_rerunning_finished_jo
         assert history.documents.get(runs.run_path(job_id, 2)) is None
         if job_id in done_before:  # finished before the kill: not run again
             assert job["stages"]["lookup"]["finished_at"] == done_before[job_id]
+
+
+def test_a_running_worker_serves_a_promoted_version_without_a_restart(
+    history: Backend,
+) -> None:
+    v1 = _v1(history.settings)
+    worker = subprocess.Popen(
+        [sys.executable, "-m", "tributary.cli", "worker"],
+        env={**_cli_env(history.settings), "TRIBUTARY_MODEL_REFRESH_S": "0.5"},
+        cwd=ROOT,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        first = client.submit_file(history, _clip(1), app="cough", filename="1.wav")
+        done = wait_for(lambda: _terminal(history, first), timeout=120, interval=0.2)
+        assert done["model"]["version"] == v1 and done["result"]["model"]["version"] == v1
+        ModelRegistry(history).promote("cough", "v2")
+        time.sleep(1.0)  # the worker's registry cache lives 0.5 s
+        second = client.submit_file(history, _clip(2), app="cough", filename="2.wav")
+        done = wait_for(lambda: _terminal(history, second), timeout=120, interval=0.2)
+        assert done["model"]["version"] == "v2" and done["result"]["model"]["version"] == "v2"
+        assert worker.poll() is None  # the same process throughout
+    finally:
+        worker.terminate()
+        worker.wait(timeout=60)
+
+
+def _terminal(backend: Backend, job_id: str) -> dict[str, Any] | None:
+    document = backend.documents.get(jobs.job_path(job_id))
+    return document if document and document.get("state") in jobs.TERMINAL_STATES else None
