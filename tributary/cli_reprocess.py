@@ -1,7 +1,9 @@
 """``tributary models | replay | backfill``: model versions and reprocessing.
 
 Like ``submit``, these work with or without a running ``dev`` stack: without
-one, the pipeline runs in this process for as long as the command waits.
+one, on the embedded backend, the pipeline runs in this process for as long as
+the command waits. With ``TRIBUTARY_BACKEND=gcp`` they act on the deployment,
+whose functions do the work.
 """
 
 from __future__ import annotations
@@ -36,10 +38,14 @@ def _say(text: str) -> None:
 
 @contextlib.contextmanager
 def _pipeline(settings: Settings, *, run_here: bool = True) -> Iterator[Backend]:
-    """The backend, with the pipeline running in-process unless a dev stack runs it."""
+    """The backend, with the pipeline running in-process unless something else runs it.
+
+    On Google Cloud the deployed functions run it (their subscriptions push); locally
+    a running ``dev`` stack does.
+    """
     backend = open_backend(settings)
     runner = None
-    if run_here and running_stack(settings) is None:
+    if run_here and settings.backend == "local" and running_stack(settings) is None:
         runner = Runner(backend, watchdog_enabled=False).start()
     try:
         yield backend
