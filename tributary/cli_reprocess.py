@@ -12,6 +12,7 @@ import argparse
 import contextlib
 import json
 import sys
+import time
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -160,8 +161,7 @@ def cmd_replay(settings: Settings, args: argparse.Namespace) -> int:
 
 def _seek(settings: Settings, args: argparse.Namespace) -> int:
     subscription = STAGES[0].subscription
-    backend = open_backend(settings)
-    try:
+    with _pipeline(settings, run_here=bool(args.seek) and not args.no_wait) as backend:
         if args.snapshot:
             backend.bus.create_snapshot(args.snapshot, subscription)  # type: ignore[attr-defined]
             _say(f"snapshot {args.snapshot} of {subscription} taken; `replay --seek` returns to it")
@@ -180,9 +180,20 @@ def _seek(settings: Settings, args: argparse.Namespace) -> int:
             + (f"{count} messages redelivered" if known else "messages redelivered")
             + "; jobs whose model changed run again, the rest are duplicates"
         )
+        backlog = getattr(backend.bus, "backlog", None)
+        if args.no_wait or settings.backend != "local" or backlog is None:
+            return EXIT_OK
+        # The embedded backend: wait until every stage has drained what the seek let in.
+        deadline = time.monotonic() + args.timeout
+        while any(backlog(route.subscription) for route in STAGES):
+            if time.monotonic() > deadline:
+                _say(
+                    f"error: the redelivered messages were not all handled in {args.timeout:.0f} s"
+                )
+                return EXIT_TIMEOUT
+            time.sleep(0.2)
+        _say("every redelivered message handled (`tributary jobs` shows the new runs)")
         return EXIT_OK
-    finally:
-        backend.close()
 
 
 # -- backfill --------------------------------------------------------------------

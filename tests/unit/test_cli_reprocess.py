@@ -84,10 +84,7 @@ def test_replay_seek_reruns_what_a_new_model_changed(
     _run(capsys, *data, "models", "promote", "echo", "e2")
     code, _out, err = _run(capsys, *data, "replay", "--seek", "start")
     assert code == 0 and "3 messages redelivered" in err, err
-    # The seek's redeliveries are handled by whatever runs the pipeline next.
-    upload = tmp_path / "later.txt"
-    upload.write_text("later")
-    assert _run(capsys, *data, "submit", str(upload), "--app", "echo")[0] == 0
+    assert "every redelivered message handled" in err  # ran here: no dev stack
     backend = open_backend(load_settings({}, data_dir=Path(data[1])))
     try:
         rows = [d for _id, d in backend.documents.query("jobs") if d.get("run_origin") == "seek"]
