@@ -219,3 +219,32 @@ def test_backfill_creates_jobs_for_objects_already_there_and_resumes(
             )
         )
     assert sorted(d["result"]["length"] for d in rows) == sorted(len(f"old {i}") for i in range(25))
+
+
+def test_the_summary_compares_what_users_call_a_change(settings: Settings) -> None:
+    from apps.cough.app import CoughApp
+    from apps.text2brain.app import Text2BrainApp
+
+    cough = CoughApp(settings)
+    assert cough.comparable({"label": "dry", "confidence": 0.9, "model": {}}) == {"label": "dry"}
+    brain = Text2BrainApp(settings)
+    articles = [{"pmid": "1", "correlation": 0.5}, {"pmid": "2", "correlation": 0.4}]
+    assert brain.comparable({"articles": articles, "map": {"generation": 3}}) == {
+        "articles": ["1", "2"]
+    }
+    done = jobs.load(
+        {
+            "job_id": "00000000-0000-4000-8000-000000000000",
+            "app": "cough",
+            "created_at": "2026-11-22T00:00:00.000000Z",
+            "updated_at": "2026-11-22T00:00:00.000000Z",
+            "input": {"kind": "blob", "bucket": "b", "name": "n"},
+            "state": "succeeded",
+            "run": 2,
+            "result": {"label": "wet", "confidence": 0.95},
+        }
+    )
+    same = {"state": "succeeded", "result": {"label": "wet", "confidence": 0.81}}
+    assert reprocess.compare(done, same, settings) == []  # confidence alone is no change
+    assert reprocess.compare(done, {**same, "result": {"label": "dry"}}, settings) == ["label"]
+    assert reprocess.compare(done, {"state": "failed"}, settings) == ["state"]
