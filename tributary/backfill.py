@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 from itertools import islice
 from typing import Any, TextIO
 
-from schemas import BlobInput, format_timestamp
+from schemas import format_timestamp
 from tributary import intake, jobs
 from tributary.backend import Backend
 from tributary.ports import BlobInfo
@@ -95,14 +95,7 @@ def run_backfill(
 def job_for(backend: Backend, info: BlobInfo, app: str | None) -> str:
     """Make sure ``info`` has a job: "created", "existing", "failed" (refused) or "skipped"."""
     settings = backend.settings
-    job_input = BlobInput(
-        bucket=info.bucket,
-        name=info.name,
-        generation=info.generation,
-        content_type=info.content_type,
-        size=info.size,
-        sha256=info.sha256,
-    )
+    job_input = intake.blob_input(info)
     try:
         named = intake.parse_upload_name(info.name, settings.uploads_prefix)
         job_id, job_app, owner = named.job_id, named.app, named.uid

@@ -23,6 +23,7 @@ from tributary.apps import REGISTRY, UnknownApp, get_app
 from tributary.backend import Backend
 from tributary.errors import PermanentError, TributaryError
 from tributary.logs import event, for_job
+from tributary.ports import BlobInfo
 from tributary.registry import registry_for
 from tributary.topology import TOPIC_JOBS
 
@@ -159,6 +160,18 @@ def create_for_object(
     """Create (once) the job for an object that no upload event announced (a backfill)."""
     error = None if app in REGISTRY else _unknown_app(app)
     _create(backend, job_id, app, job_input, owner, error=error)
+
+
+def blob_input(info: BlobInfo) -> BlobInput:
+    """The job input naming one stored object generation."""
+    return BlobInput(
+        bucket=info.bucket,
+        name=info.name,
+        generation=info.generation,
+        content_type=info.content_type,
+        size=info.size,
+        sha256=info.sha256,
+    )
 
 
 def object_job_id(bucket: str, name: str, generation: int | None) -> str:
