@@ -95,6 +95,9 @@ class CoughApp(App):
             "model": {"name": model.name, "version": model.version},
         }
 
+    def comparable(self, result: dict[str, Any]) -> dict[str, Any]:
+        return {"label": result.get("label")}
+
     def lookup(self, prediction: Payload, ctx: StageContext) -> dict[str, Any]:
         probabilities = {label: float(p) for label, p in prediction["probabilities"].items()}
         best, confidence = max(probabilities.items(), key=lambda item: item[1])

@@ -67,6 +67,9 @@ class Text2BrainApp(App):
             return None  # let preprocess fail it with its code
         return hashlib.sha256(query.encode("utf-8")).hexdigest()
 
+    def comparable(self, result: dict[str, Any]) -> dict[str, Any]:
+        return {"articles": [article.get("pmid") for article in result.get("articles", [])]}
+
     def preprocess(self, job_input: BlobInput | TextInput, ctx: StageContext) -> Payload:
         if not isinstance(job_input, TextInput):
             raise PermanentError(
