@@ -37,6 +37,15 @@ _LOADED_VERSIONS = 2
 class CoughApp(App):
     name = APP_NAME
     input_kinds = frozenset({"blob"})
+    # Recordings as phones and browsers label them (MediaRecorder's webm is "video/webm"
+    # in some browsers; a file picker may know no type at all).
+    upload_content_types = (
+        "audio/",
+        "video/webm",
+        "video/mp4",
+        "video/ogg",
+        "application/octet-stream",
+    )
 
     def __init__(self, settings: Settings) -> None:
         super().__init__(settings)

@@ -21,7 +21,7 @@ from google.auth import crypt, jwt
 
 from tests.functions.conftest import ALLOWED_ORIGIN
 from tributary.backend import Backend
-from triggers.auth import FirebaseAuth, Unauthenticated
+from tributary.web.auth import FirebaseAuth, Unauthenticated
 
 Client = Callable[[str], FlaskClient]
 
@@ -104,7 +104,7 @@ def test_warm_up_loads_the_named_apps(api: FlaskClient) -> None:
         api.post("/warmup", query_string={"app": "echo"}),
     ):
         assert response.status_code == 200
-        assert response.get_json()["warmed"] == ["echo"]
+        assert response.get_json()["warmed"] == {"echo": "v1"}
 
 
 def test_warm_up_says_which_model_is_missing(api: FlaskClient) -> None:
