@@ -202,7 +202,7 @@ def _stream(backend: Backend, job_id: str, uid: str) -> Iterator[str]:
 def job_file(job_id: str, name: str) -> flask.Response:
     """A file the job's result names (a picture, a map), to its owner only."""
     document = owned_job(job_id, api_context().caller())
-    ref = _result_file(document.get("result"), job_id, name)
+    ref = _result_file(document.get("result"), name)
     if ref is None:
         raise NotFound(f"job {job_id} has no file {name!r}")
     backend = api_context().backend
@@ -219,11 +219,15 @@ def job_file(job_id: str, name: str) -> flask.Response:
     return response
 
 
-def _result_file(result: Any, job_id: str, name: str) -> dict[str, Any] | None:
-    """The blob reference in ``result`` (one level deep) whose file is ``name``."""
+def _result_file(result: Any, name: str) -> dict[str, Any] | None:
+    """The blob reference in ``result`` (one level deep) whose file is ``name``.
+
+    Only the pipeline writes a result, so what it names may be served to the job's
+    owner: a cached answer names the files of the job that first computed it.
+    """
     if not isinstance(result, dict):
         return None
-    prefix = f"results/{job_id}/"
+    prefix = "results/"
     for value in result.values():
         if (
             isinstance(value, dict)

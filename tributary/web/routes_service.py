@@ -56,7 +56,9 @@ def root() -> flask.Response:
     """The web client where one is served; otherwise (and with ``?name=``) the predict."""
     frontend = api_context().frontend_dir
     if frontend is not None and flask.request.method == "GET" and "name" not in flask.request.args:
-        return _send_frontend(frontend, "index.html")
+        page = _send_frontend(frontend, "index.html")
+        page.headers["Content-Security-Policy"] = _page_policy()
+        return page
     return predict_object()
 
 
@@ -109,6 +111,27 @@ def client_config() -> flask.Response:
             "emulatorHost": settings.firestore_emulator_host or None,
         }
     return json_reply(config)
+
+
+def _page_policy() -> str:
+    """Only the page's own scripts and styles run; it talks to the API and to Firestore."""
+    settings = api_context().backend.settings
+    connect = ["'self'", "https://*.googleapis.com"]
+    if settings.firestore_emulator_host:
+        connect.append(f"http://{settings.firestore_emulator_host}")
+    return "; ".join(
+        [
+            "default-src 'self'",
+            "script-src 'self'",
+            "style-src 'self'",
+            "img-src 'self' blob: data:",
+            "media-src 'self' blob:",
+            f"connect-src {' '.join(connect)}",
+            "object-src 'none'",
+            "base-uri 'none'",
+            "frame-ancestors 'none'",
+        ]
+    )
 
 
 def frontend_file(filename: str) -> flask.Response:
