@@ -12,7 +12,7 @@ from tributary.api import FRONTEND_DIR
 from tributary.backend import Backend
 from tributary.web import create_app
 
-SOURCES = sorted(FRONTEND_DIR.glob("js/*.js")) + [FRONTEND_DIR / "index.html"]
+SOURCES = [*sorted(FRONTEND_DIR.glob("js/*.js")), FRONTEND_DIR / "index.html"]
 # Every way a string can become markup or code in a page.
 _HTML_SINKS = re.compile(
     r"innerHTML|outerHTML|insertAdjacentHTML|document\.write|createContextualFragment"
