@@ -53,7 +53,13 @@ export function setupCough(api) {
     ui.file.value = "";
   });
   setupRecorder(ui, submit);
-  return { showJob: (job) => { stopWatching(); stopWatching = follow(api, ui, job.job_id); } };
+  return {
+    showJob: (job) => {
+      stopWatching();
+      for (const part of [ui.upload, ui.error, ui.result]) show(part, false);
+      stopWatching = follow(api, ui, job.job_id);
+    },
+  };
 }
 
 function follow(api, ui, jobId) {

@@ -1,9 +1,12 @@
 // My recent jobs: what was asked, how it ended, and a way back to the result.
 import { byId, clear, el } from "./dom.js";
 
-function summary(job) {
+function summary(job, messages) {
   const result = job.result || {};
-  if (job.state === "failed") return (job.error && job.error.code) || "failed";
+  if (job.state === "failed") {
+    const code = (job.error && job.error.code) || "internal_error";
+    return messages[code] || "The job failed.";
+  }
   if (job.app === "cough" && result.label) return `${result.label} (${Math.round((result.confidence || 0) * 100)}%)`;
   if (job.input && job.input.kind === "text") return `“${job.input.text}”`;
   return job.state;
@@ -26,7 +29,7 @@ export function setupHistory(api, open) {
       const item = el("li", { class: "history-item", "data-job": job.job_id },
         el("span", { class: `badge state-${job.state}` }, job.state),
         el("span", { class: "history-app" }, job.app),
-        el("span", { class: "history-summary" }, summary(job)),
+        el("span", { class: "history-summary" }, summary(job, api.config.errors || {})),
         el("span", { class: "history-when" }, when));
       const button = el("button", { type: "button", onclick: () => open(job) }, "Open");
       item.append(button);

@@ -13,6 +13,8 @@ const ORDER = ["queued", "preprocessing", "inference", "lookup", "succeeded"];
 export function renderStages(list, job) {
   const stages = job.stages || {};
   const reached = job.state === "failed" ? -1 : ORDER.indexOf(job.state);
+  // A repeated query is answered from the results cache: no stage runs.
+  const cached = Boolean(job.result && job.result.cache && job.result.cache.hit);
   clear(list);
   for (const step of STEPS) {
     const timing = stages[step.key];
@@ -20,18 +22,18 @@ export function renderStages(list, job) {
     let detail = "";
     if (step.key === "queued") {
       status = "done";
-      detail = "";
+    } else if (job.state === "failed" && job.error && job.error.stage === step.key) {
+      status = "failed";
+      detail = "failed";
     } else if (timing && typeof timing.ms === "number") {
       status = "done";
       detail = `${timing.ms.toFixed(0)} ms`;
     } else if (job.state === step.state) {
       status = "running";
       detail = "running…";
-    } else if (job.state === "failed" && job.error && job.error.stage === step.key) {
-      status = "failed";
-      detail = "failed";
     } else if (reached > ORDER.indexOf(step.state)) {
       status = "done";
+      detail = cached ? "cached" : "";
     }
     list.append(
       el("li", { class: `stage ${status}`, "data-stage": step.key, "data-status": status },

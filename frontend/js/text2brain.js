@@ -55,7 +55,12 @@ export function setupText2Brain(api) {
 
   return {
     warm: () => warm(api, ui),
-    showJob: (job) => { stopWatching(); stopWatching = follow(api, ui, job.job_id); },
+    showJob: (job) => {
+      stopWatching();
+      for (const part of [ui.error, ui.result]) show(part, false);
+      if (job.input && job.input.kind === "text") ui.text.value = job.input.text;
+      stopWatching = follow(api, ui, job.job_id);
+    },
   };
 }
 
