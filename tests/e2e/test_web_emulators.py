@@ -47,7 +47,7 @@ def test_a_cough_upload_is_watched_through_firestore(
     flows.open_page(page, emulator_dev_stack.url, "firestore")
     flows.upload_cough(page, emulator_dev_stack.url, tmp_path, "emulators-cough-result")
     _watched_through_firestore(emulator_dev_stack, requests)
-    assert page_problems.errors == []
+    page_problems.assert_none()
 
 
 def test_a_query_is_watched_through_firestore(
@@ -58,7 +58,7 @@ def test_a_query_is_watched_through_firestore(
         page, emulator_dev_stack.url, "reading words aloud", "emulators-text2brain-result"
     )
     _watched_through_firestore(emulator_dev_stack, requests)
-    assert page_problems.errors == []
+    page_problems.assert_none()
 
 
 def test_a_corrupt_file_fails_with_its_message_through_firestore(

@@ -17,7 +17,7 @@ def test_a_cough_upload_shows_its_stages_label_and_spectrogram(
 ) -> None:
     flows.open_page(page, local_stack.url, "sse")
     flows.upload_cough(page, local_stack.url, tmp_path, "local-cough-result")
-    assert page_problems.errors == []
+    page_problems.assert_none()
 
 
 def test_a_query_shows_the_map_slices_and_five_articles_and_counts_repeats(
@@ -28,7 +28,7 @@ def test_a_query_shows_the_map_slices_and_five_articles_and_counts_repeats(
     first = flows.ask_text2brain(page, local_stack.url, query, "local-text2brain-result")
     again = flows.ask_text2brain(page, local_stack.url, query, "local-text2brain-cached")
     assert again["result"]["cache"] == {"hit": True, "asked": first["result"]["cache"]["asked"] + 1}
-    assert page_problems.errors == []
+    page_problems.assert_none()
 
 
 def test_a_corrupt_file_shows_the_human_message_of_its_error(
@@ -94,7 +94,7 @@ def test_recording_from_the_microphone_makes_a_job(
     job = flows.server_job(local_stack.url, made[0])
     assert job["input"]["content_type"].startswith(("audio/webm", "video/webm"))
     screenshot(page, "local-cough-recorded")
-    assert page_problems.errors == []
+    page_problems.assert_none()
 
 
 def test_the_page_fits_a_phone_screen(browser: Browser, local_stack: DevStack) -> None:
