@@ -21,7 +21,6 @@ import pytest
 from playwright.sync_api import Browser, ConsoleMessage, Page, Playwright, sync_playwright
 
 from tests.pipeline.test_dev_stack import _Lines
-from tributary.config import Settings
 
 ROOT = Path(__file__).resolve().parents[2]
 ARTIFACTS = ROOT / "test-artifacts" / "e2e"
@@ -102,19 +101,6 @@ def screenshot(page: Page, name: str) -> Path:
     return path
 
 
-@pytest.fixture(scope="session")
-def models_dir(
-    cough_settings: Settings,
-    text2brain_settings: Settings,
-    tmp_path_factory: pytest.TempPathFactory,
-) -> Path:
-    """One models directory holding both bundled apps' trained models."""
-    root = tmp_path_factory.mktemp("e2e-models")
-    for app, settings in (("cough", cough_settings), ("text2brain", text2brain_settings)):
-        shutil.copytree(settings.model_root / app, root / app)
-    return root
-
-
 @dataclass
 class DevStack:
     url: str
@@ -159,20 +145,22 @@ def stop_dev(process: subprocess.Popen[str]) -> None:
 
 
 @pytest.fixture(scope="session")
-def local_stack(models_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[DevStack]:
+def local_stack(
+    bundled_models_dir: Path, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[DevStack]:
     """``tributary dev`` on the embedded backend (the page watches jobs over SSE)."""
-    stack = start_dev(models_dir, tmp_path_factory.mktemp("e2e-local") / "data")
+    stack = start_dev(bundled_models_dir, tmp_path_factory.mktemp("e2e-local") / "data")
     yield stack
     stop_dev(stack.process)
 
 
 @pytest.fixture(scope="session")
 def emulator_dev_stack(
-    models_dir: Path, tmp_path_factory: pytest.TempPathFactory
+    bundled_models_dir: Path, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[DevStack]:
     """``tributary dev --backend emulators`` (the page watches jobs with the Firebase SDK)."""
     stack = start_dev(
-        models_dir,
+        bundled_models_dir,
         tmp_path_factory.mktemp("e2e-emulators") / "data",
         "--backend",
         "emulators",
