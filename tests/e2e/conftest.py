@@ -38,6 +38,7 @@ CHROMIUM_FLAGS = [
 _SLOW_FIRESTORE = (
     "Could not reach Cloud Firestore backend. Backend didn't respond within 10 seconds"
 )
+RESUMABLE_CHUNK = 4096
 DESKTOP = {"width": 1100, "height": 900}
 PHONE = {"width": 390, "height": 844}
 
@@ -109,13 +110,20 @@ class DevStack:
     logs: _Lines
 
 
-def start_dev(models: Path, data_dir: Path, *extra: str, timeout: float = 60) -> DevStack:
+def start_dev(
+    models: Path,
+    data_dir: Path,
+    *extra: str,
+    timeout: float = 60,
+    settings: dict[str, str] | None = None,
+) -> DevStack:
     env = {
         **os.environ,
         "TRIBUTARY_DATA_DIR": str(data_dir),
         "TRIBUTARY_MODELS_DIR": str(models),
         # The browser tests make a few dozen requests in quick succession.
         "TRIBUTARY_RATE_LIMIT_BURST": "200",
+        **(settings or {}),
     }
     process = subprocess.Popen(
         [sys.executable, "-m", "tributary.cli", "dev", "--port", "0", *extra],
@@ -148,8 +156,17 @@ def stop_dev(process: subprocess.Popen[str]) -> None:
 def local_stack(
     bundled_models_dir: Path, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[DevStack]:
-    """``tributary dev`` on the embedded backend (the page watches jobs over SSE)."""
-    stack = start_dev(bundled_models_dir, tmp_path_factory.mktemp("e2e-local") / "data")
+    """``tributary dev`` on the embedded backend (the page watches jobs over SSE).
+
+    Chunks of 4 KiB: a recording (8 KiB and more) goes up as a resumable upload
+    here, while the emulator stack's default chunk size sends it as one multipart
+    request, so the browser tests cover both ways.
+    """
+    stack = start_dev(
+        bundled_models_dir,
+        tmp_path_factory.mktemp("e2e-local") / "data",
+        settings={"TRIBUTARY_UPLOAD_CHUNK_MAX_BYTES": str(RESUMABLE_CHUNK)},
+    )
     yield stack
     stop_dev(stack.process)
 

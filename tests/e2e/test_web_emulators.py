@@ -47,6 +47,9 @@ def test_a_cough_upload_is_watched_through_firestore(
     flows.open_page(page, emulator_dev_stack.url, "firestore")
     flows.upload_cough(page, emulator_dev_stack.url, tmp_path, "emulators-cough-result")
     _watched_through_firestore(emulator_dev_stack, requests)
+    # Under the default chunk size the recording went up as one multipart request.
+    assert f"{emulator_dev_stack.url}/v1/jobs" in requests
+    assert not any("/v1/uploads" in url for url in requests)
     page_problems.assert_none()
 
 
@@ -67,3 +70,35 @@ def test_a_corrupt_file_fails_with_its_message_through_firestore(
     flows.open_page(page, emulator_dev_stack.url, "firestore")
     flows.upload_corrupt(page, tmp_path, "emulators-cough-corrupt")
     _watched_through_firestore(emulator_dev_stack, requests)
+
+
+_READ_AS = """async ({ jobId, user }) => {
+  const config = await (await fetch("/v1/config")).json();
+  const sdk = await import("/ui/vendor/firebase.js");
+  const app = sdk.initializeApp({ projectId: config.firebase.projectId }, `as-${user}`);
+  const db = sdk.getFirestore(app);
+  const [host, port] = config.firebase.emulatorHost.split(":");
+  sdk.connectFirestoreEmulator(db, host, Number(port), { mockUserToken: { sub: user } });
+  return await new Promise((resolve) => {
+    const stop = sdk.onSnapshot(
+      sdk.doc(db, "jobs", jobId),
+      (snapshot) => { stop(); resolve(snapshot.exists() ? snapshot.data().owner : "absent"); },
+      (error) => resolve(error.code),
+    );
+  });
+}"""
+
+
+def test_the_security_rules_let_only_the_owner_read_a_job_in_the_browser(
+    page: Page, emulator_dev_stack: DevStack
+) -> None:
+    flows.open_page(page, emulator_dev_stack.url, "firestore")
+    created = page.request.post(
+        f"{emulator_dev_stack.url}/v1/jobs",
+        data={"app": "text2brain", "text": "whose job is this"},
+        headers={"X-Dev-User": flows.USER},
+    )
+    assert created.status == 202
+    job_id = created.json()["job_id"]
+    assert page.evaluate(_READ_AS, {"jobId": job_id, "user": flows.USER}) == flows.USER
+    assert page.evaluate(_READ_AS, {"jobId": job_id, "user": "mallory"}) == "permission-denied"

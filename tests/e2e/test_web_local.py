@@ -9,14 +9,27 @@ from playwright.sync_api import Browser, Page, expect
 
 from tests import audiofiles
 from tests.e2e import flows
-from tests.e2e.conftest import PHONE, DevStack, Problems, screenshot
+from tests.e2e.conftest import PHONE, RESUMABLE_CHUNK, DevStack, Problems, screenshot
 
 
 def test_a_cough_upload_shows_its_stages_label_and_spectrogram(
     page: Page, local_stack: DevStack, tmp_path: Path, page_problems: Problems
 ) -> None:
+    chunks: list[str] = []
+    page.on(
+        "request",
+        lambda request: (
+            chunks.append(request.headers.get("content-range", ""))
+            if request.method == "PUT"
+            else None
+        ),
+    )
     flows.open_page(page, local_stack.url, "sse")
     flows.upload_cough(page, local_stack.url, tmp_path, "local-cough-result")
+    # A file larger than the server's chunk size went up in resumable chunks.
+    size = flows.cough_clip(tmp_path).stat().st_size
+    assert len(chunks) == -(-size // RESUMABLE_CHUNK) >= 2
+    assert chunks[0] == f"bytes 0-{RESUMABLE_CHUNK - 1}/{size}"
     page_problems.assert_none()
 
 
