@@ -15,8 +15,8 @@
 Sessions are documents at ``upload_sessions/{id}`` and their chunks objects under
 ``upload-sessions/{id}/`` (outside ``uploads/``, so a chunk never starts a job): both
 survive a restart of the API. A session expires ``TRIBUTARY_UPLOAD_SESSION_TTL_S``
-after it starts. Chunks stay in the bucket after the job is created; a bucket
-lifecycle rule on ``upload-sessions/`` removes them in production.
+after it starts. Chunks stay in the bucket after the job is created (the BlobStore
+port has no delete); docs/deploy.md sets a lifecycle rule that removes them.
 """
 
 from __future__ import annotations
