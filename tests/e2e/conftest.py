@@ -50,6 +50,13 @@ def chromium_path() -> str:
     return found
 
 
+@pytest.fixture(scope="session", autouse=True)
+def _web_client_built() -> None:
+    bundle = ROOT / "frontend" / "vendor" / "firebase.js"
+    if not bundle.is_file():
+        raise RuntimeError(f"no {bundle}: scripts/bootstrap.sh bundles the Firebase SDK")
+
+
 @pytest.fixture(scope="session")
 def playwright() -> Iterator[Playwright]:
     with sync_playwright() as driver:
