@@ -65,5 +65,5 @@ def dead_letter(request: flask.Request) -> flask.Response:
 
 @functions_framework.http
 def api(request: flask.Request) -> flask.Response:
-    """HTTP: synchronous predict on an uploaded object, warm-up, health; CORS allowlist."""
+    """The HTTP API (tributary.web): jobs, uploads, event streams, predict, warm-up; CORS allowlist."""
     return http.handle(request)

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Set up everything Tributary needs on a fresh machine, idempotently:
 # a Python >= 3.11 with venv (from Debian if missing), the virtualenv in .venv,
-# and the pinned Python packages. Re-running it does nothing when all is current.
+# the pinned Python packages, Debian's chromium (for the browser tests) and the
+# web client's npm packages. Re-running it does nothing when all is current.
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -53,4 +54,22 @@ if [ ! -f "$STAMP" ] || [ "$(cat "$STAMP")" != "$wanted" ]; then
         exit 1
     fi
     echo "$wanted" > "$STAMP"
+fi
+
+# The browser tests drive Debian's chromium (Playwright never downloads a browser here).
+if ! command -v chromium >/dev/null 2>&1; then
+    apt_install chromium
+fi
+
+# The web client's one npm dependency, the Firebase JS SDK, bundled for the page.
+FRONTEND="$ROOT/frontend"
+npm_wanted="$(cat "$FRONTEND/package.json" "$FRONTEND/package-lock.json" "$FRONTEND/firebase-entry.js" | sha256sum | cut -d' ' -f1)"
+NPM_STAMP="$FRONTEND/node_modules/.installed"
+if [ ! -f "$NPM_STAMP" ] || [ "$(cat "$NPM_STAMP")" != "$npm_wanted" ] || [ ! -f "$FRONTEND/vendor/firebase.js" ]; then
+    if ! command -v npm >/dev/null 2>&1; then
+        apt_install nodejs npm
+    fi
+    say "installing the web client's npm packages and bundling the Firebase SDK"
+    (cd "$FRONTEND" && npm ci --no-audit --no-fund --loglevel=error && npm run --silent build) >&2
+    echo "$npm_wanted" > "$NPM_STAMP"
 fi

@@ -114,3 +114,20 @@ def cough_settings(tmp_path_factory: pytest.TempPathFactory) -> Settings:
 def text2brain_settings(tmp_path_factory: pytest.TempPathFactory) -> Settings:
     """A promoted text2brain model of the bundled size (two to five minutes, then cached)."""
     return _trained_settings("text2brain", TEXT2BRAIN_TEST_VERSION, tmp_path_factory)
+
+
+@pytest.fixture(scope="session")
+def bundled_models_dir(
+    cough_settings: Settings,
+    text2brain_settings: Settings,
+    tmp_path_factory: pytest.TempPathFactory,
+) -> Path:
+    """One models directory with both bundled apps, as ``tributary dev`` wants it.
+
+    ``tributary dev`` trains whichever bundled model is missing before it serves,
+    so a stack started on a directory with only one of them spends minutes training.
+    """
+    root = tmp_path_factory.mktemp("bundled-models")
+    for app, trained in (("cough", cough_settings), ("text2brain", text2brain_settings)):
+        shutil.copytree(trained.model_root / app, root / app)
+    return root

@@ -54,6 +54,9 @@ class App(ABC):
     name: ClassVar[str]
     # Which job inputs the app accepts: "blob" (an upload) and/or "text".
     input_kinds: ClassVar[frozenset[str]]
+    # Content types an upload may declare at the HTTP edge (exact, or a prefix ending
+    # in "/"); empty accepts any. The worker checks the bytes themselves regardless.
+    upload_content_types: ClassVar[tuple[str, ...]] = ()
 
     def __init__(self, settings: Settings) -> None:
         self.settings = settings

@@ -247,7 +247,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     overrides: dict[str, Any] = {"data_dir": args.data_dir}
     if args.command == "dev":
-        overrides.update(api_host=args.host, api_port=args.port)
+        # The local stack is a development tool: its API trusts X-Dev-User, explicitly.
+        overrides.update(api_host=args.host, api_port=args.port, auth="dev")
     try:
         settings = load_settings(**overrides)
         stack = running_stack(settings) if args.command != "dev" else None

@@ -57,6 +57,20 @@ class Settings:
     api_host: str = "127.0.0.1"
     api_port: int = 8080
     cors_origins: tuple[str, ...] = ()
+    # Who calls the HTTP API: "firebase" verifies Firebase ID tokens (production);
+    # "dev" trusts the X-Dev-User header, an explicit local development mode that
+    # ``tributary dev`` turns on and that the gcp backend accepts only on emulators.
+    auth: Literal["firebase", "dev"] = "firebase"
+    # Per-user token bucket of the HTTP API (per process): a burst of this many
+    # requests, refilled at this rate; 0 turns the limit off.
+    rate_limit_per_minute: float = 120.0
+    rate_limit_burst: int = 30
+    # Resumable uploads: chunks at most this large; an unfinished session expires.
+    upload_chunk_max_bytes: int = 4 * 1024 * 1024
+    upload_session_ttl_s: float = 24 * 3600.0
+    # The Firebase web app configuration handed to the page (production realtime).
+    firebase_api_key: str = ""
+    firebase_auth_domain: str = ""
     # Google Cloud (backend "gcp"). An empty project means the one Application
     # Default Credentials name. A non-empty emulator host points that service at an
     # emulator ("127.0.0.1:8085"; storage takes a URL, "http://127.0.0.1:9023") and
@@ -116,3 +130,13 @@ def _validate(settings: Settings) -> None:
         raise ConfigError("TRIBUTARY_MAX_DELIVERY_ATTEMPTS must be at least 1")
     if settings.log_format not in ("text", "json"):
         raise ConfigError("TRIBUTARY_LOG_FORMAT must be 'text' or 'json'")
+    if settings.auth not in ("firebase", "dev"):
+        raise ConfigError("TRIBUTARY_AUTH must be 'firebase' or 'dev'")
+    if (
+        settings.auth == "dev"
+        and settings.backend == "gcp"
+        and not settings.firestore_emulator_host
+    ):
+        raise ConfigError(
+            "TRIBUTARY_AUTH=dev trusts any caller: it is for the local backend and the emulators only"
+        )

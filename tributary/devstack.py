@@ -154,6 +154,7 @@ def run_dev(
     state_path = _state_path(settings)
     state_path.write_text(json.dumps({"pid": os.getpid(), "api": api.url, "env": backend_env}))
     progress(f"Tributary dev stack ready — API listening on {api.url}")
+    progress(f"web client: {api.url}/   (development mode: X-Dev-User names the caller)")
     where = "functions on the emulators" if emulators else f"{workers} worker process(es)"
     progress(f"data directory {settings.data_dir.resolve()}, {where}   (Ctrl-C stops everything)")
     try:

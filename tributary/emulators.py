@@ -229,7 +229,11 @@ def start_emulator_backend(settings: Settings) -> tuple[Backend, EmulatorStack]:
     from tributary.backend import open_backend
 
     project = settings.gcp_project or DEFAULT_PROJECT
-    stack = EmulatorStack(project=project, log_dir=settings.data_dir / "emulators").start()
+    # The security rules as deployed: the web client reads its jobs through them.
+    rules = Path(__file__).resolve().parents[1] / "deploy" / "firestore.rules"
+    stack = EmulatorStack(
+        project=project, log_dir=settings.data_dir / "emulators", firestore_rules=rules
+    ).start()
     try:
         backend = open_backend(settings.with_overrides(**stack.settings_overrides()))
     except BaseException:

@@ -19,6 +19,7 @@ import numpy as np
 from apps.cough.decode import decode_audio
 from apps.cough.errors import TooLarge
 from apps.cough.model import APP_NAME, CoughModel
+from apps.cough.spectrogram import FILE_NAME, PNG_CONTENT_TYPE, render_spectrogram
 from apps.cough.validate import check_recording
 from schemas import BlobInput, ModelRef, TextInput
 from tributary import models
@@ -37,6 +38,15 @@ _LOADED_VERSIONS = 2
 class CoughApp(App):
     name = APP_NAME
     input_kinds = frozenset({"blob"})
+    # Recordings as phones and browsers label them (MediaRecorder's webm is "video/webm"
+    # in some browsers; a file picker may know no type at all).
+    upload_content_types = (
+        "audio/",
+        "video/webm",
+        "video/mp4",
+        "video/ogg",
+        "application/octet-stream",
+    )
 
     def __init__(self, settings: Settings) -> None:
         super().__init__(settings)
@@ -73,12 +83,21 @@ class CoughApp(App):
             min_seconds=max(self.settings.cough_min_seconds, model.extractor.min_seconds),
             max_seconds=self.settings.cough_max_seconds,
         )
-        return {
+        features: Payload = {
             "features": model.extractor.extract(samples),
             "duration_s": round(duration, 3),
             "sample_rate": rate,
             "model": {"name": model.name, "version": model.version},
         }
+        # The synchronous predict has no place for files; the pipeline's stages do.
+        if ctx.write_blob is not None:
+            picture = ctx.write_blob(FILE_NAME, render_spectrogram(samples, rate), PNG_CONTENT_TYPE)
+            features["spectrogram"] = {
+                "bucket": picture.bucket,
+                "name": picture.name,
+                "generation": picture.generation,
+            }
+        return features
 
     def infer(self, features: Payload, ctx: StageContext) -> Payload:
         made_with = features.get("model") or {}
@@ -90,10 +109,13 @@ class CoughApp(App):
                 f"feature vector has shape {vector.shape}; model {version} expects ({model.spec.size},)",
                 code="invalid_input",
             )
-        return {
+        prediction: Payload = {
             "probabilities": model.probabilities(vector),
             "model": {"name": model.name, "version": model.version},
         }
+        if features.get("spectrogram"):
+            prediction["spectrogram"] = features["spectrogram"]
+        return prediction
 
     def comparable(self, result: dict[str, Any]) -> dict[str, Any]:
         return {"label": result.get("label")}
@@ -103,7 +125,7 @@ class CoughApp(App):
         best, confidence = max(probabilities.items(), key=lambda item: item[1])
         threshold = self.settings.cough_threshold
         label = best if confidence >= threshold else NOT_CONFIDENT
-        return {
+        result: dict[str, Any] = {
             "label": label,
             "confidence": confidence,
             "probabilities": probabilities,
@@ -112,6 +134,9 @@ class CoughApp(App):
             "type": LEGACY_TYPES[label],
             "percentage": round(confidence * 100, 2),
         }
+        if prediction.get("spectrogram"):
+            result["spectrogram"] = dict(prediction["spectrogram"])
+        return result
 
     def _model(self, version: str) -> CoughModel:
         """The loaded model ``version``, loading it on first use."""

@@ -36,6 +36,8 @@ def function_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[No
     monkeypatch.setenv("TRIBUTARY_DATA_DIR", str(tmp_path / "data"))
     monkeypatch.setenv("TRIBUTARY_MAX_DELIVERY_ATTEMPTS", "3")
     monkeypatch.setenv("TRIBUTARY_CORS_ORIGINS", ALLOWED_ORIGIN)
+    # The explicit development mode: X-Dev-User names the caller.
+    monkeypatch.setenv("TRIBUTARY_AUTH", "dev")
     RUNTIME.close()
     yield
     RUNTIME.close()

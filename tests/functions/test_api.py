@@ -21,7 +21,7 @@ from google.auth import crypt, jwt
 
 from tests.functions.conftest import ALLOWED_ORIGIN
 from tributary.backend import Backend
-from triggers.auth import FirebaseAuth, Unauthenticated
+from tributary.web.auth import FirebaseAuth, Unauthenticated
 
 Client = Callable[[str], FlaskClient]
 
@@ -104,7 +104,7 @@ def test_warm_up_loads_the_named_apps(api: FlaskClient) -> None:
         api.post("/warmup", query_string={"app": "echo"}),
     ):
         assert response.status_code == 200
-        assert response.get_json()["warmed"] == ["echo"]
+        assert response.get_json()["warmed"] == {"echo": "v1"}
 
 
 def test_warm_up_says_which_model_is_missing(api: FlaskClient) -> None:
@@ -252,3 +252,24 @@ def test_a_bad_firebase_id_token_is_refused(case: str) -> None:
 
 def _b64(value: dict[str, object]) -> str:
     return base64.urlsafe_b64encode(json.dumps(value).encode()).decode()
+
+
+def test_the_function_serves_the_same_job_routes_as_the_local_stack(
+    api: FlaskClient, served: Backend
+) -> None:
+    from tributary.runner import Runner
+
+    alice = {"X-Dev-User": "alice"}
+    created = api.post("/v1/jobs", json={"app": "echo", "text": "abc"}, headers=alice)
+    assert created.status_code == 202 and created.headers["Location"] == created.get_json()["url"]
+    job_id = created.get_json()["job_id"]
+    with Runner(served):
+        stream = api.get(f"/v1/jobs/{job_id}/events", headers=alice, buffered=False)
+        assert stream.mimetype == "text/event-stream"
+        text = b"".join(stream.response).decode()
+    assert "event: end" in text and '"state":"succeeded"' in text
+    job = api.get(f"/v1/jobs/{job_id}", headers=alice).get_json()
+    assert job["result"] == {"length": 3, "sum": 6.0}
+    assert api.get(f"/v1/jobs/{job_id}", headers={"X-Dev-User": "bob"}).status_code == 404
+    assert [j["job_id"] for j in api.get("/v1/jobs", headers=alice).get_json()["jobs"]] == [job_id]
+    assert api.get("/v1/openapi.json").get_json()["openapi"].startswith("3.")

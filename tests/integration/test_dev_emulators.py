@@ -14,18 +14,17 @@ from pathlib import Path
 from apps.cough.synth import synth_clip
 from tests import audiofiles
 from tests.pipeline.test_dev_stack import _Lines
-from tributary.config import Settings
 
 TRIBUTARY = [sys.executable, "-m", "tributary.cli"]
 
 
 def test_dev_on_the_emulators_serves_submit_and_stops_everything(
-    cough_settings: Settings, tmp_path: Path
+    bundled_models_dir: Path, tmp_path: Path
 ) -> None:
     env = {
         **os.environ,
         "TRIBUTARY_DATA_DIR": str(tmp_path / "data"),
-        "TRIBUTARY_MODELS_DIR": str(cough_settings.model_root),
+        "TRIBUTARY_MODELS_DIR": str(bundled_models_dir),
     }
     dev = subprocess.Popen(
         [*TRIBUTARY, "dev", "--backend", "emulators", "--port", "0"],

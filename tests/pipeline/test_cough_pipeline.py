@@ -69,6 +69,10 @@ def test_every_upload_format_is_classified(pipeline: Backend, fmt: str) -> None:
     assert result["threshold"] == pytest.approx(0.8)
     assert result["type"] in ("Dry Cough", "Wet Cough", "Normal Cough")
     assert result["percentage"] == pytest.approx(result["confidence"] * 100, abs=0.01)
+    # The spectrogram picture of the recording, written beside the job's results.
+    picture = result["spectrogram"]
+    assert picture["name"] == f"results/{doc['job_id']}/1/spectrogram.png"
+    assert pipeline.blobs.get(picture["name"], picture["generation"])[:4] == b"\x89PNG"
     assert doc["model"]["name"] == "cough" and doc["model"]["version"]
     assert [doc["stages"][s]["attempts"] for s in ("preprocess", "inference", "lookup")] == [
         1,

@@ -16,16 +16,15 @@ from pathlib import Path
 
 from apps.cough.synth import synth_clip
 from tests import audiofiles
-from tributary.config import Settings
 
 TRIBUTARY = [sys.executable, "-m", "tributary.cli"]
 
 
-def _env(settings: Settings, data_dir: Path) -> dict[str, str]:
+def _env(models_dir: Path, data_dir: Path) -> dict[str, str]:
     return {
         **os.environ,
         "TRIBUTARY_DATA_DIR": str(data_dir),
-        "TRIBUTARY_MODELS_DIR": str(settings.model_root),
+        "TRIBUTARY_MODELS_DIR": str(models_dir),
     }
 
 
@@ -52,9 +51,10 @@ class _Lines:
 
 
 def test_dev_stack_serves_submit_and_stops_cleanly(
-    cough_settings: Settings, tmp_path: Path
+    bundled_models_dir: Path, tmp_path: Path
 ) -> None:
-    env = _env(cough_settings, tmp_path / "data")
+    # Both bundled models: dev trains a missing one before it serves.
+    env = _env(bundled_models_dir, tmp_path / "data")
     dev = subprocess.Popen(
         [*TRIBUTARY, "dev", "--port", "0"],
         env=env,

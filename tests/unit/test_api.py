@@ -15,6 +15,7 @@ from tributary.runner import Runner
 
 @pytest.fixture
 def http(backend: Backend) -> FlaskClient:
+    backend.settings = backend.settings.with_overrides(auth="dev")
     return create_app(backend).test_client()
 
 
@@ -54,6 +55,6 @@ def test_errors_carry_a_code_and_a_real_status(backend: Backend, http: FlaskClie
 
 def test_warmup_loads_the_models_and_names_their_versions(http: FlaskClient) -> None:
     response = http.post("/v1/warmup?app=echo")
-    assert response.status_code == 200 and response.json == {"warmed": {"echo": "v1"}}
+    assert response.status_code == 200 and response.json["warmed"] == {"echo": "v1"}
     unknown = http.post("/v1/warmup?app=nope")
     assert unknown.status_code == 400 and unknown.json["error"]["code"] == "unknown_app"

@@ -1,14 +1,16 @@
 """Who is calling the HTTP API.
 
-On Google Cloud the caller proves it with a Firebase ID token
+In production the caller proves it with a Firebase ID token
 (``Authorization: Bearer <token>``), verified against Google's public keys for
-the project. On the local backend the development mode is explicit: the
-``X-Dev-User`` header names the caller (``local`` when absent), as the local
-API does.
+the project. The development mode is explicit (``TRIBUTARY_AUTH=dev``, which
+``tributary dev`` sets): the ``X-Dev-User`` header names the caller (``local``
+when absent); a browser's ``EventSource``, which cannot send headers, names it
+with the ``dev_user`` query parameter instead.
 """
 
 from __future__ import annotations
 
+import re
 from typing import Any, Protocol
 
 import flask
@@ -16,6 +18,9 @@ import flask
 from tributary.errors import PermanentError
 
 DEV_USER_HEADER = "X-Dev-User"
+# The user ids object names and documents can carry.
+_UID = re.compile(r"^[A-Za-z0-9_-]{1,128}$")
+DEV_USER_PARAM = "dev_user"
 DEV_USER_DEFAULT = "local"
 
 
@@ -30,10 +35,14 @@ class Authenticator(Protocol):
 
 
 class DevAuth:
-    """Local development: trust the ``X-Dev-User`` header."""
+    """Local development: trust the ``X-Dev-User`` header (or ``?dev_user=``)."""
 
     def uid(self, request: flask.Request) -> str:
-        return request.headers.get(DEV_USER_HEADER) or DEV_USER_DEFAULT
+        named = request.headers.get(DEV_USER_HEADER) or request.args.get(DEV_USER_PARAM)
+        uid = named or DEV_USER_DEFAULT
+        if not _UID.match(uid):
+            raise Unauthenticated(f"{DEV_USER_HEADER} must match {_UID.pattern}")
+        return uid
 
 
 class FirebaseAuth:

@@ -63,12 +63,17 @@ def predict(backend: Backend, name: str, uid: str) -> dict[str, Any]:
 
 
 def warm(backend: Backend, names: list[str] | None = None) -> dict[str, Any]:
-    """Load the models of ``names`` (every registered app by default) into this process."""
+    """Load the models of ``names`` (every registered app by default) into this process.
+
+    Answers the model version each app now serves and how long loading it took.
+    """
     timings: dict[str, float] = {}
+    versions: dict[str, str] = {}
     for name in names or app_names():
         app = get_app(name, backend.settings)
         _timed(timings, name, app.warm)
-    return {"warmed": sorted(timings), "ms": timings}
+        versions[name] = app.model_info().version
+    return {"warmed": versions, "ms": timings}
 
 
 def _timed(timings: dict[str, float], name: str, step: Callable[[], Any]) -> Any:
