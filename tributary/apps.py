@@ -65,8 +65,8 @@ class App(ABC):
     def model_info(self) -> ModelRef:
         """The model version this process serves (recorded on every job)."""
 
-    def warm(self) -> None:  # noqa: B027 - optional hook
-        """Load models and indexes now rather than on the first request."""
+    def warm(self, version: str | None = None) -> None:  # noqa: B027 - optional hook
+        """Load model ``version`` (the current one by default) now, not on the first request."""
 
     def cache_key(self, job_input: BlobInput | TextInput) -> str | None:
         """A key under which this input's result may be reused, or None (not cacheable)."""

@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from tributary import cli_reprocess, client, deadletters, jobs, logs, models
-from tributary.apps import app_names, get_app
+from tributary.apps import app_names
 from tributary.backend import open_backend
 from tributary.config import Settings, load_settings
 from tributary.devstack import ensure_models, run_dev, run_worker, running_stack, train_module
@@ -25,6 +25,7 @@ from tributary.registry import registry_for
 from tributary.render import dead_letters_table, jobs_table, progress_printer
 from tributary.runner import Runner
 from tributary.topology import JOBS_COLLECTION
+from tributary.web.predict import warm
 
 EXIT_OK, EXIT_JOB_FAILED, EXIT_USAGE, EXIT_TIMEOUT = 0, 1, 2, 3
 
@@ -149,11 +150,15 @@ def cmd_train(settings: Settings, args: argparse.Namespace) -> int:
 
 
 def cmd_warm(settings: Settings, args: argparse.Namespace) -> int:
-    for app in (
-        [args.app] if args.app else [a for a in app_names() if models.current_version(settings, a)]
-    ):
-        get_app(app, settings).warm()
-        _say(f"{app}: model {get_app(app, settings).model_info().version} loaded")
+    backend = open_backend(settings)
+    try:
+        registry = registry_for(backend)
+        names = [args.app] if args.app else [a for a in app_names() if registry.active(a)]
+        answer = warm(backend, names)
+    finally:
+        backend.close()
+    for app, version in answer["warmed"].items():
+        _say(f"{app}: model {version} loaded in {answer['ms'][app]:.0f} ms")
     return EXIT_OK
 
 

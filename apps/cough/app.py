@@ -56,8 +56,8 @@ class CoughApp(App):
     def model_info(self) -> ModelRef:
         return ModelRef(name=APP_NAME, version=models.resolve_version(self.settings, APP_NAME))
 
-    def warm(self) -> None:
-        self._model(models.resolve_version(self.settings, APP_NAME))
+    def warm(self, version: str | None = None) -> None:
+        self._model(version or models.resolve_version(self.settings, APP_NAME))
 
     def preprocess(self, job_input: BlobInput | TextInput, ctx: StageContext) -> Payload:
         if not isinstance(job_input, BlobInput):

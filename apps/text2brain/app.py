@@ -52,8 +52,8 @@ class Text2BrainApp(App):
     def model_info(self) -> ModelRef:
         return ModelRef(name=APP_NAME, version=self._current())
 
-    def warm(self) -> None:
-        version = self._current()
+    def warm(self, version: str | None = None) -> None:
+        version = version or self._current()
         self._model(version).load_networks()
         self._index(version).warm()
 

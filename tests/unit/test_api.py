@@ -7,7 +7,7 @@ import io
 import pytest
 from flask.testing import FlaskClient
 
-from tests.helpers import wait_terminal
+from tests.helpers import wait_for, wait_terminal
 from tributary.api import create_app
 from tributary.backend import Backend
 from tributary.runner import Runner
@@ -58,3 +58,23 @@ def test_warmup_loads_the_models_and_names_their_versions(http: FlaskClient) -> 
     assert response.status_code == 200 and response.json["warmed"] == {"echo": "v1"}
     unknown = http.post("/v1/warmup?app=nope")
     assert unknown.status_code == 400 and unknown.json["error"]["code"] == "unknown_app"
+
+
+def test_a_replayed_jobs_earlier_runs_are_readable_by_its_owner(
+    backend: Backend, http: FlaskClient
+) -> None:
+    from tributary import replay
+
+    alice = {"X-Dev-User": "alice"}
+    with Runner(backend):
+        response = http.post("/v1/jobs", json={"app": "echo", "text": "again"}, headers=alice)
+        job_id = response.json["job_id"]
+        wait_terminal(backend, job_id)
+        assert http.get(f"/v1/jobs/{job_id}/runs", headers=alice).json == {"runs": []}
+        assert replay.restart(backend, job_id, "replay:api-test") == "restarted"
+        wait_for(lambda: http.get(f"/v1/jobs/{job_id}", headers=alice).json["state"] == "succeeded")
+    earlier = http.get(f"/v1/jobs/{job_id}/runs", headers=alice)
+    assert earlier.status_code == 200
+    assert [(r["run"], r["state"]) for r in earlier.json["runs"]] == [(1, "succeeded")]
+    assert http.get(f"/v1/jobs/{job_id}", headers=alice).json["run"] == 2
+    assert http.get(f"/v1/jobs/{job_id}/runs", headers={"X-Dev-User": "bob"}).status_code == 404

@@ -13,12 +13,13 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from schemas import BlobInput, BlobRef
+from schemas import BlobRef
 from tributary.apps import StageContext, app_names, get_app
 from tributary.backend import Backend
 from tributary.errors import NotFound, PermanentError
-from tributary.intake import parse_upload_name
+from tributary.intake import blob_input, parse_upload_name
 from tributary.logs import for_job
+from tributary.registry import registry_for
 from tributary.stages import read_input
 
 
@@ -41,19 +42,13 @@ def predict(backend: Backend, name: str, uid: str) -> dict[str, Any]:
             code="too_large",
         )
     app = get_app(upload.app, settings)
-    job_input = BlobInput(
-        bucket=info.bucket,
-        name=info.name,
-        generation=info.generation,
-        content_type=info.content_type,
-        size=info.size,
-        sha256=info.sha256,
-    )
+    job_input = blob_input(info)
     ctx = StageContext(
         job_id=upload.job_id,
         settings=settings,
         read_blob=_reader(backend),
         log=for_job(upload.job_id, app=app.name, stage="predict"),
+        model_version=_served_version(backend, app.name),
     )
     timings: dict[str, float] = {}
     features = _timed(timings, "preprocess", lambda: app.preprocess(job_input, ctx))
@@ -71,9 +66,19 @@ def warm(backend: Backend, names: list[str] | None = None) -> dict[str, Any]:
     versions: dict[str, str] = {}
     for name in names or app_names():
         app = get_app(name, backend.settings)
-        _timed(timings, name, app.warm)
-        versions[name] = app.model_info().version
+        version = _served_version(backend, name)
+        _timed(timings, name, lambda app=app, version=version: app.warm(version))
+        versions[name] = version or app.model_info().version
     return {"warmed": versions, "ms": timings}
+
+
+def _served_version(backend: Backend, app: str) -> str | None:
+    """The version the registry makes active (fetched here if this instance lacks it)."""
+    registry = registry_for(backend)
+    version = registry.active(app)
+    if version is not None:
+        registry.fetch_if_published(app, version)
+    return version
 
 
 def _timed(timings: dict[str, float], name: str, step: Callable[[], Any]) -> Any:

@@ -11,7 +11,7 @@ from typing import Any
 
 import flask
 
-from tributary import client, jobs
+from tributary import client, jobs, runs
 from tributary.apps import REGISTRY, get_app
 from tributary.backend import Backend
 from tributary.errors import NotFound, PermanentError
@@ -33,6 +33,7 @@ def register(app: flask.Flask) -> None:
     app.add_url_rule("/v1/jobs", view_func=list_jobs, methods=["GET"])
     app.add_url_rule("/v1/jobs/<job_id>", view_func=get_job, methods=["GET"])
     app.add_url_rule("/v1/jobs/<job_id>/events", view_func=job_events, methods=["GET"])
+    app.add_url_rule("/v1/jobs/<job_id>/runs", view_func=job_runs, methods=["GET"])
     app.add_url_rule("/v1/jobs/<job_id>/files/<name>", view_func=job_file, methods=["GET"])
 
 
@@ -116,6 +117,12 @@ def owned_job(job_id: str, uid: str) -> Document:
 
 def get_job(job_id: str) -> flask.Response:
     return json_reply(owned_job(job_id, api_context().caller()))
+
+
+def job_runs(job_id: str) -> flask.Response:
+    """The job's earlier runs (kept when it was replayed), oldest first."""
+    owned_job(job_id, api_context().caller())
+    return json_reply({"runs": runs.history(api_context().backend.documents, job_id)})
 
 
 def list_jobs() -> flask.Response:
