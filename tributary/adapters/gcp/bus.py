@@ -12,10 +12,7 @@ Where Pub/Sub differs from the port, and what this adapter does about it:
 - ``delivery_attempt`` is reported only on subscriptions with a dead-letter
   policy; elsewhere this process counts the deliveries it has seen
   (:mod:`tributary.adapters.gcp.deliveries`).
-- ``seek`` cannot say how many messages it replays: it returns
-  :data:`SEEK_COUNT_UNKNOWN`.
-- Dead-lettered messages carry Pub/Sub's own attributes (source subscription,
-  delivery count, publish time) but not the source message id.
+- ``seek`` cannot say how many messages it replays: it returns None.
 - Pub/Sub requires ``max_delivery_attempts`` in 5..100 and ack deadlines in
   10..600 s; other values are refused (``ConfigError``).
 
@@ -54,11 +51,10 @@ from tributary.adapters.gcp.subscriptions import (
     subscription_resource,
     updatable_fields,
 )
-from tributary.ports import Message, SubscriptionConfig
+from tributary.ports import MIN_DELIVERY_ATTEMPTS, Message, SubscriptionConfig
 
 _log = logging.getLogger("tributary.gcp.bus")
 
-SEEK_COUNT_UNKNOWN = -1
 # Attribute names the batching publisher takes as its own keyword arguments.
 _RESERVED_ATTRIBUTES = frozenset({"topic", "data", "ordering_key", "retry", "timeout"})
 _MAX_ACK_DEADLINE_S = 600
@@ -246,7 +242,9 @@ class PubSubBus:
         by_delay: dict[int, list[str]] = {}
         for ack_id in ack_ids:
             attempt = self._deliveries.attempt_of(subscription, ack_id) or 1
-            last = bool(config.dead_letter_topic) and attempt >= (config.max_delivery_attempts or 5)
+            last = bool(config.dead_letter_topic) and attempt >= (
+                config.max_delivery_attempts or MIN_DELIVERY_ATTEMPTS
+            )
             delay = 0 if last else backoff_s(attempt, config.min_backoff_s, config.max_backoff_s)
             by_delay.setdefault(math.ceil(delay), []).append(ack_id)
         for delay, group in by_delay.items():
@@ -275,11 +273,10 @@ class PubSubBus:
 
     # -- replay --------------------------------------------------------------
 
-    def seek(self, subscription: str, time: datetime) -> int:
+    def seek(self, subscription: str, time: datetime) -> None:
         """Seek to a time: retained messages published since are redelivered, older ones acked.
 
-        Pub/Sub does not report how many messages that replays; returns
-        :data:`SEEK_COUNT_UNKNOWN`.
+        Pub/Sub does not report how many messages that replays.
         """
         stamp = timestamp_pb2.Timestamp()
         stamp.FromDatetime(time.astimezone(UTC).replace(tzinfo=None))
@@ -288,7 +285,6 @@ class PubSubBus:
                 request={"subscription": self.subscription_path(subscription), "time": stamp}
             )
         self._deliveries.forget_subscription(subscription)
-        return SEEK_COUNT_UNKNOWN
 
     def create_snapshot(self, snapshot: str, subscription: str) -> None:
         """Capture the subscription's acknowledgement state, to seek back to it later."""

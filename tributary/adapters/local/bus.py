@@ -6,7 +6,8 @@ A pulled message is leased until its ack deadline; if it is neither acked nor
 nacked by then it becomes available again (redelivery). A nack makes it
 available after exponential backoff. Once a message has been delivered
 ``max_attempts`` times and comes back once more, it is forwarded to the dead-letter
-topic instead, with the attributes Pub/Sub sets. Acked messages of a subscription
+topic instead, with the attributes Pub/Sub sets; as on Pub/Sub, a dead-letter
+policy allows 5 to 100 attempts. Acked messages of a subscription
 that retains them stay until the retention period ends, so ``seek`` can
 redeliver them.
 """
@@ -17,15 +18,17 @@ import json
 import sqlite3
 import time
 import uuid
-from datetime import datetime
+from datetime import UTC, datetime
 
 from tributary.adapters.local.db import Database
 from tributary.clock import SystemClock, from_epoch, to_epoch
-from tributary.errors import NotFound
+from tributary.errors import ConfigError, NotFound
 from tributary.ports import (
     DLQ_DELIVERY_ATTEMPTS,
-    DLQ_SOURCE_MESSAGE_ID,
+    DLQ_SOURCE_PUBLISH_TIME,
     DLQ_SOURCE_SUBSCRIPTION,
+    MAX_DELIVERY_ATTEMPTS,
+    MIN_DELIVERY_ATTEMPTS,
     Clock,
     Message,
     SubscriptionConfig,
@@ -46,6 +49,7 @@ class LocalBus:
             conn.execute("INSERT OR IGNORE INTO topics (name) VALUES (?)", (topic,))
 
     def create_subscription(self, config: SubscriptionConfig) -> None:
+        max_attempts = _max_attempts(config)
         with self._db.write() as conn:
             self._require_topic(conn, config.topic)
             if config.dead_letter_topic:
@@ -60,7 +64,7 @@ class LocalBus:
                     config.name,
                     config.topic,
                     config.ack_deadline_s,
-                    config.max_delivery_attempts,
+                    max_attempts,
                     config.dead_letter_topic,
                     config.min_backoff_s,
                     config.max_backoff_s,
@@ -307,7 +311,7 @@ class LocalBus:
             {
                 DLQ_SOURCE_SUBSCRIPTION: sub["name"],
                 DLQ_DELIVERY_ATTEMPTS: str(row["attempts"]),
-                DLQ_SOURCE_MESSAGE_ID: row["message_id"],
+                DLQ_SOURCE_PUBLISH_TIME: _pubsub_time(from_epoch(row["publish_time"])),
             }
         )
         self._publish(conn, sub["dead_letter_topic"], bytes(row["data"]), attributes)
@@ -329,6 +333,24 @@ class LocalBus:
         if row is None:
             raise NotFound(f"no subscription {subscription!r}")
         return bool(row[0])
+
+
+def _max_attempts(config: SubscriptionConfig) -> int | None:
+    """The dead-letter policy's attempts, refused outside Pub/Sub's bounds (5 when unset)."""
+    if not config.dead_letter_topic:
+        return config.max_delivery_attempts
+    attempts = config.max_delivery_attempts or MIN_DELIVERY_ATTEMPTS
+    if not MIN_DELIVERY_ATTEMPTS <= attempts <= MAX_DELIVERY_ATTEMPTS:
+        raise ConfigError(
+            f"subscription {config.name}: max_delivery_attempts must be in"
+            f" {MIN_DELIVERY_ATTEMPTS}..{MAX_DELIVERY_ATTEMPTS}, as on Pub/Sub (got {attempts})"
+        )
+    return attempts
+
+
+def _pubsub_time(moment: datetime) -> str:
+    """A timestamp as Pub/Sub writes it in attributes: UTC, milliseconds, ``Z``."""
+    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
 
 
 def _split_ack_id(ack_id: str) -> tuple[int, str]:
