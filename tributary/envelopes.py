@@ -336,10 +336,10 @@ def _message(event: Event) -> Message:
     )
 
 
-def _delivery_attempt(raw: Any) -> int:
-    """Pub/Sub sends it only when the subscription has a dead-letter policy; else 1."""
+def _delivery_attempt(raw: Any) -> int | None:
+    """Pub/Sub sends it when the subscription has a dead-letter policy (its emulator never)."""
     if raw is None:
-        return 1
+        return None
     try:
         attempt = int(raw)
     except (TypeError, ValueError) as exc:

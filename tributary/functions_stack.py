@@ -16,9 +16,10 @@ Emulator gaps, and the bridges:
   (``--functions_emulator``), which :class:`EmulatorStack` does not set. The
   adapter's document-created message on ``tributary-queries`` is pushed to a relay
   here that re-sends it to ``on_query`` in the Firestore emulator's trigger form.
-- Pub/Sub push requests carry no ``deliveryAttempt``, and a failed push returns
-  after about a second whatever the retry policy, so subscriptions get none (as
-  in ``adapters.gcp.bus``). The dead-letter policy does apply to push.
+- Pub/Sub push requests carry no ``deliveryAttempt`` (the stage harness then
+  counts attempts as claims on the job document), and a failed push returns after
+  about a second whatever the retry policy, so subscriptions get none (as in
+  ``adapters.gcp.bus``). The dead-letter policy does apply to push.
 """
 
 from __future__ import annotations
@@ -61,6 +62,7 @@ from tributary.topology import ALL_TOPICS, TOPIC_QUERIES, TOPIC_UPLOADS, subscri
 _log = logging.getLogger("tributary.functions_stack")
 
 ROOT = Path(__file__).resolve().parents[1]
+MAIN = ROOT / "main.py"
 START_TIMEOUT_S = 60.0
 # The function each topic is pushed to: the topic triggers, plus the two emulator bridges.
 PUSHED_TO: dict[str, str] = {
@@ -85,8 +87,10 @@ def settings_env(settings: Settings) -> dict[str, str]:
 class FunctionProcess:
     """One function under the Functions Framework (gunicorn master and worker, one group)."""
 
-    def __init__(self, name: str, port: int, env: dict[str, str], log_dir: Path) -> None:
-        self.name, self.port, self._env = name, port, env
+    def __init__(
+        self, name: str, port: int, env: dict[str, str], log_dir: Path, source: Path
+    ) -> None:
+        self.name, self.port, self._env, self._source = name, port, env, source
         self.log_path = log_dir / f"function-{name}.log"
         self.process: subprocess.Popen[bytes] | None = None
 
@@ -96,7 +100,7 @@ class FunctionProcess:
 
     def spawn(self) -> None:
         command = [sys.executable, "-m", "functions_framework", f"--target={self.name}"]
-        command += [f"--source={ROOT / 'main.py'}", "--host=127.0.0.1", f"--port={self.port}"]
+        command += [f"--source={self._source}", "--host=127.0.0.1", f"--port={self.port}"]
         with self.log_path.open("ab") as log:
             self.process = subprocess.Popen(
                 command,
@@ -155,7 +159,9 @@ class FunctionsStack:
         *,
         functions: tuple[str, ...] = EVENT_FUNCTIONS,
         log_dir: Path | None = None,
+        source: Path = MAIN,
     ) -> None:
+        """``source`` is the file defining the functions (tests add their own apps there)."""
         overrides = stack.settings_overrides()
         if settings.gcp_project:
             overrides.pop("gcp_project")  # keep a project of its own (tests isolate by project)
@@ -168,7 +174,8 @@ class FunctionsStack:
         env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(ROOT), env.get("PYTHONPATH")]))
         self.env = env
         self._functions = {
-            name: FunctionProcess(name, free_port(), env, self.log_dir) for name in functions
+            name: FunctionProcess(name, free_port(), env, self.log_dir, source)
+            for name in functions
         }
         self._relay: _QueryRelay | None = None
 
