@@ -15,7 +15,10 @@ Emulator gaps, and the bridges:
 - Firestore delivers document triggers only to a host named when it starts
   (``--functions_emulator``), which :class:`EmulatorStack` does not set. The
   adapter's document-created message on ``tributary-queries`` is pushed to a relay
-  here that re-sends it to ``on_query`` in the Firestore emulator's trigger form.
+  (:mod:`tributary.query_relay`) that re-sends it to ``on_query`` in the Firestore
+  emulator's trigger form.
+- There is no Cloud Scheduler: a thread (:mod:`tributary.scheduler`) POSTs to each
+  scheduled function (the watchdog) every ``watchdog_interval_s``, at least a second.
 - Pub/Sub push requests carry no ``deliveryAttempt`` (the stage harness then
   counts attempts as claims on the job document), and a failed push returns after
   about a second whatever the retry policy, so subscriptions get none (as in
@@ -24,26 +27,17 @@ Emulator gaps, and the bridges:
 
 from __future__ import annotations
 
-import base64
-import contextlib
-import json
 import logging
 import os
 import signal
 import subprocess
 import sys
 import tempfile
-import threading
 import time
 import urllib.error
 import urllib.request
 from dataclasses import fields
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from typing import Any
-
-from google.events.cloud.firestore_v1 import DocumentEventData
-from google.protobuf import json_format
 
 from tributary.adapters.gcp import clients
 from tributary.adapters.gcp.bus import PubSubBus
@@ -57,6 +51,8 @@ from tributary.emulators_process import (
     wait_port_closed,
 )
 from tributary.functions import TRIGGERS
+from tributary.query_relay import QueryRelay
+from tributary.scheduler import Scheduler
 from tributary.topology import ALL_TOPICS, TOPIC_QUERIES, TOPIC_UPLOADS, subscriptions
 
 _log = logging.getLogger("tributary.functions_stack")
@@ -71,6 +67,13 @@ PUSHED_TO: dict[str, str] = {
     **{t.resource: name for name, t in TRIGGERS.items() if t.kind == "topic" and t.resource},
 }
 EVENT_FUNCTIONS: tuple[str, ...] = tuple(dict.fromkeys(PUSHED_TO.values()))
+# Functions Cloud Scheduler calls (the watchdog); here a local scheduler thread does.
+SCHEDULED_FUNCTIONS: tuple[str, ...] = tuple(
+    name for name, trigger in TRIGGERS.items() if trigger.kind == "schedule"
+)
+# Cloud Scheduler's finest schedule is a minute; locally, the watchdog interval, at
+# least a second (a sweep is a query on the Firestore emulator).
+MIN_SCHEDULE_INTERVAL_S = 1.0
 
 
 def settings_env(settings: Settings) -> dict[str, str]:
@@ -150,14 +153,14 @@ class FunctionProcess:
 
 
 class FunctionsStack:
-    """Every event-driven function of ``main.py`` on ``stack``, wired by push subscriptions."""
+    """The functions of ``main.py`` on ``stack``, wired by push subscriptions and a scheduler."""
 
     def __init__(
         self,
         stack: EmulatorStack,
         settings: Settings,
         *,
-        functions: tuple[str, ...] = EVENT_FUNCTIONS,
+        functions: tuple[str, ...] = EVENT_FUNCTIONS + SCHEDULED_FUNCTIONS,
         log_dir: Path | None = None,
         source: Path = MAIN,
     ) -> None:
@@ -177,7 +180,8 @@ class FunctionsStack:
             name: FunctionProcess(name, free_port(), env, self.log_dir, source)
             for name in functions
         }
-        self._relay: _QueryRelay | None = None
+        self._relay: QueryRelay | None = None
+        self._schedulers: list[Scheduler] = []
 
     def url(self, function: str) -> str:
         """The URL ``function`` serves on."""
@@ -191,8 +195,9 @@ class FunctionsStack:
             for function in self._functions.values():
                 function.wait_ready(timeout)
             if "on_query" in self._functions:
-                self._relay = _QueryRelay(self.url("on_query"), self.project)
+                self._relay = QueryRelay(self.url("on_query"), self.project)
             self.wire()
+            self._schedule()
         except BaseException:
             self.stop()
             raise
@@ -219,6 +224,13 @@ class FunctionsStack:
                 }
             )
 
+    def _schedule(self) -> None:
+        """Call each scheduled function periodically, as its Cloud Scheduler job does."""
+        interval = max(self.settings.watchdog_interval_s, MIN_SCHEDULE_INTERVAL_S)
+        for name in SCHEDULED_FUNCTIONS:
+            if name in self._functions:
+                self._schedulers.append(Scheduler(name, self.url(name), interval).start())
+
     def kill(self, function: str) -> None:
         """SIGKILL the function's processes (a crash mid-request)."""
         self._functions[function].stop(signal.SIGKILL)
@@ -231,7 +243,10 @@ class FunctionsStack:
         process.wait_ready(timeout)
 
     def stop(self) -> None:
-        """Stop every function process group and the relay; nothing is left listening."""
+        """Stop the schedulers, every function process group and the relay."""
+        for scheduler in self._schedulers:
+            scheduler.stop()
+        self._schedulers.clear()
         for function in self._functions.values():
             function.stop()
         if self._relay is not None:
@@ -243,93 +258,3 @@ class FunctionsStack:
 
     def __exit__(self, *exc: object) -> None:
         self.stop()
-
-
-# -- the Firestore trigger bridge ------------------------------------------------------
-
-
-class _QueryRelay:
-    """Re-sends the adapter's document-created messages to ``on_query`` as the emulator would."""
-
-    def __init__(self, target: str, project: str) -> None:
-        relay = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_POST(self) -> None:
-                body = self.rfile.read(int(self.headers.get("Content-Length", "0")))
-                status = relay.forward(body)
-                self.send_response(status)
-                self.end_headers()
-
-            def log_message(self, *args: object) -> None:
-                pass
-
-        self._target, self._project = target, project
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self._server.server_address[1]}/"
-        threading.Thread(target=self._server.serve_forever, daemon=True).start()
-
-    def forward(self, body: bytes) -> int:
-        """POST the translated event (or, if untranslatable, the push as is); on_query's status."""
-        headers, data = {"Content-Type": "application/json"}, body
-        # Untranslatable: on_query rejects it, as it would any malformed event.
-        with contextlib.suppress(ValueError, KeyError, TypeError, json_format.ParseError):
-            headers, data = _document_created(json.loads(body), self._project)
-        request = urllib.request.Request(self._target, data=data, headers=headers, method="POST")
-        try:
-            with urllib.request.urlopen(request, timeout=120) as response:
-                return int(response.status)
-        except urllib.error.HTTPError as exc:
-            return int(exc.code)
-        except (urllib.error.URLError, OSError):
-            return 502
-
-    def close(self) -> None:
-        self._server.shutdown()
-        self._server.server_close()
-
-
-def _document_created(push: dict[str, Any], project: str) -> tuple[dict[str, str], bytes]:
-    """The Firestore emulator's trigger request for the bridge message in a push envelope."""
-    message = push["message"]
-    created = json.loads(base64.b64decode(message["data"]))
-    path, document = created["path"], created["document"]
-    database = f"projects/{project}/databases/(default)"
-    event = DocumentEventData.pb()()
-    json_format.ParseDict(
-        {
-            "value": {
-                "name": f"{database}/documents/{path}",
-                "fields": _value(document)["mapValue"]["fields"],
-            }
-        },
-        event,
-    )
-    headers = {
-        "ce-specversion": "1.0",
-        "ce-type": "google.cloud.firestore.document.v1.created",
-        "ce-source": f"//firestore.googleapis.com/{database}",
-        "ce-id": str(message.get("messageId", "")),
-        "ce-subject": f"documents/{path}",
-        "ce-time": str(message.get("publishTime", "")),
-        "ce-document": path,
-        "content-type": "application/protobuf",
-    }
-    return headers, base64.b64encode(event.SerializeToString())
-
-
-def _value(value: Any) -> dict[str, Any]:
-    """A JSON value as a Firestore ``Value`` in its JSON form."""
-    if value is None:
-        return {"nullValue": None}
-    if isinstance(value, bool):
-        return {"booleanValue": value}
-    if isinstance(value, int):
-        return {"integerValue": str(value)}
-    if isinstance(value, float):
-        return {"doubleValue": value}
-    if isinstance(value, str):
-        return {"stringValue": value}
-    if isinstance(value, list):
-        return {"arrayValue": {"values": [_value(item) for item in value]}}
-    return {"mapValue": {"fields": {k: _value(v) for k, v in value.items()}}}
