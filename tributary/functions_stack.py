@@ -45,7 +45,6 @@ from tributary.config import Settings
 from tributary.emulators import EmulatorStack
 from tributary.emulators_process import (
     EmulatorError,
-    die_with_parent,
     free_port,
     signal_group,
     wait_port_closed,
@@ -66,6 +65,19 @@ PUSHED_TO: dict[str, str] = {
     TOPIC_QUERIES: "on_query",
     **{t.resource: name for name, t in TRIGGERS.items() if t.kind == "topic" and t.resource},
 }
+# ``python -m functions_framework ARGS`` that first asks for SIGTERM when its parent
+# dies (a killed test run leaves no function behind). The child does it itself: a
+# preexec_fn would run Python between fork and exec, where gRPC's fork handlers (in a
+# parent that already used gRPC) now and then kill the child before it starts.
+_LAUNCHER = """
+import os, runpy, signal, sys
+if sys.platform.startswith("linux"):
+    import ctypes
+    ctypes.CDLL("libc.so.6").prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
+if os.getppid() != int(sys.argv.pop(1)):
+    sys.exit("the process that started this function is gone")
+runpy.run_module("functions_framework", run_name="__main__", alter_sys=True)
+"""
 EVENT_FUNCTIONS: tuple[str, ...] = tuple(dict.fromkeys(PUSHED_TO.values()))
 # Functions Cloud Scheduler calls (the watchdog); here a local scheduler thread does.
 SCHEDULED_FUNCTIONS: tuple[str, ...] = tuple(
@@ -102,7 +114,7 @@ class FunctionProcess:
         return f"http://127.0.0.1:{self.port}/"
 
     def spawn(self) -> None:
-        command = [sys.executable, "-m", "functions_framework", f"--target={self.name}"]
+        command = [sys.executable, "-c", _LAUNCHER, str(os.getpid()), f"--target={self.name}"]
         command += [f"--source={self._source}", "--host=127.0.0.1", f"--port={self.port}"]
         with self.log_path.open("ab") as log:
             self.process = subprocess.Popen(
@@ -113,7 +125,6 @@ class FunctionProcess:
                 cwd=ROOT,
                 env=self._env,
                 start_new_session=True,
-                preexec_fn=die_with_parent,
             )
 
     def wait_ready(self, timeout: float = START_TIMEOUT_S) -> None:
