@@ -14,7 +14,7 @@ from pathlib import Path
 from apps.cough.synth import synth_clip
 from tests import audiofiles
 from tests.helpers import wait_for
-from tests.pipeline.test_dev_stack import _Lines
+from tests.pipeline.test_dev_stack import _Lines, bundled_models
 from tributary.config import Settings
 
 TRIBUTARY = [sys.executable, "-m", "tributary.cli"]
@@ -23,11 +23,7 @@ TRIBUTARY = [sys.executable, "-m", "tributary.cli"]
 def test_dev_on_the_emulators_serves_submit_and_stops_everything(
     cough_settings: Settings, text2brain_settings: Settings, tmp_path: Path
 ) -> None:
-    # Both bundled models built, or dev would train the missing one first.
-    models = tmp_path / "models"
-    models.mkdir()
-    for built, app in ((cough_settings, "cough"), (text2brain_settings, "text2brain")):
-        (models / app).symlink_to(built.model_root / app, target_is_directory=True)
+    models = bundled_models(tmp_path, cough_settings, text2brain_settings)
     env = {
         **os.environ,
         "TRIBUTARY_DATA_DIR": str(tmp_path / "data"),

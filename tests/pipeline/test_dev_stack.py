@@ -21,11 +21,22 @@ from tributary.config import Settings
 TRIBUTARY = [sys.executable, "-m", "tributary.cli"]
 
 
-def _env(settings: Settings, data_dir: Path) -> dict[str, str]:
+def bundled_models(root: Path, *built: Settings) -> Path:
+    """A models directory holding both bundled models, or dev would train the missing one."""
+    models = root / "models"
+    models.mkdir()
+    for settings in built:
+        for app in ("cough", "text2brain"):
+            if (settings.model_root / app).is_dir():
+                (models / app).symlink_to(settings.model_root / app, target_is_directory=True)
+    return models
+
+
+def _env(models: Path, data_dir: Path) -> dict[str, str]:
     return {
         **os.environ,
         "TRIBUTARY_DATA_DIR": str(data_dir),
-        "TRIBUTARY_MODELS_DIR": str(settings.model_root),
+        "TRIBUTARY_MODELS_DIR": str(models),
     }
 
 
@@ -52,9 +63,9 @@ class _Lines:
 
 
 def test_dev_stack_serves_submit_and_stops_cleanly(
-    cough_settings: Settings, tmp_path: Path
+    cough_settings: Settings, text2brain_settings: Settings, tmp_path: Path
 ) -> None:
-    env = _env(cough_settings, tmp_path / "data")
+    env = _env(bundled_models(tmp_path, cough_settings, text2brain_settings), tmp_path / "data")
     dev = subprocess.Popen(
         [*TRIBUTARY, "dev", "--port", "0"],
         env=env,
