@@ -13,6 +13,8 @@ and the Firestore emulator's base64 body — and a real status for every answer:
   maximum attempts it lands on the dead-letter topic, where it is recorded;
 - 503: the stage asked for a retry (nack); Pub/Sub redelivers with backoff.
 
+``watchdog`` is the exception: Cloud Scheduler calls it over HTTP every minute.
+
 Nothing is opened at import: the backend is opened once per process, on the
 first request (``tributary.functions.RUNTIME``).
 """
@@ -24,7 +26,7 @@ import functions_framework
 
 from tributary.functions import deliver
 from triggers import http, query, upload
-from workers import stages
+from workers import scheduled, stages
 
 
 @functions_framework.http
@@ -61,6 +63,16 @@ def lookup(request: flask.Request) -> flask.Response:
 def dead_letter(request: flask.Request) -> flask.Response:
     """A message Pub/Sub gave up on: record it and fail its job."""
     return deliver("dead_letter", request, stages.dead_letter)
+
+
+@functions_framework.http
+def watchdog(request: flask.Request) -> flask.Response:
+    """Cloud Scheduler, every minute: restart or fail jobs that stopped making progress.
+
+    Deployed ``--no-allow-unauthenticated``: only the scheduler's service account may
+    invoke it (IAM checks its OIDC token before the request gets here).
+    """
+    return scheduled.watchdog(request)
 
 
 @functions_framework.http

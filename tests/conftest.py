@@ -59,7 +59,7 @@ def settings(tmp_path: Path) -> Settings:
         ack_deadline_s=5.0,
         min_backoff_s=0.05,
         max_backoff_s=0.2,
-        max_delivery_attempts=4,
+        max_delivery_attempts=5,
         watchdog_interval_s=0.2,
     )
 

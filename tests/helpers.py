@@ -64,7 +64,7 @@ class DuplicatingBus:
     def modify_ack_deadline(self, subscription: str, ack_ids: list[str], seconds: float) -> None:
         self._inner.modify_ack_deadline(subscription, ack_ids, seconds)
 
-    def seek(self, subscription: str, time: Any) -> int:
+    def seek(self, subscription: str, time: Any) -> int | None:
         return self._inner.seek(subscription, time)
 
     def __getattr__(self, name: str) -> Any:

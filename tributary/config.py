@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 from tributary.errors import ConfigError
+from tributary.ports import MAX_DELIVERY_ATTEMPTS, MIN_DELIVERY_ATTEMPTS
 
 Backend = Literal["local", "gcp"]
 
@@ -126,8 +127,12 @@ def _validate(settings: Settings) -> None:
         raise ConfigError(f"unknown backend {settings.backend!r}: use 'local' or 'gcp'")
     if not 0.0 < settings.cough_threshold <= 1.0:
         raise ConfigError("TRIBUTARY_COUGH_THRESHOLD must be in (0, 1]")
-    if settings.max_delivery_attempts < 1:
-        raise ConfigError("TRIBUTARY_MAX_DELIVERY_ATTEMPTS must be at least 1")
+    if not MIN_DELIVERY_ATTEMPTS <= settings.max_delivery_attempts <= MAX_DELIVERY_ATTEMPTS:
+        # Pub/Sub's bounds for a dead-letter policy; the embedded bus keeps them too.
+        raise ConfigError(
+            f"TRIBUTARY_MAX_DELIVERY_ATTEMPTS must be between {MIN_DELIVERY_ATTEMPTS} and"
+            f" {MAX_DELIVERY_ATTEMPTS}, as on Pub/Sub"
+        )
     if settings.log_format not in ("text", "json"):
         raise ConfigError("TRIBUTARY_LOG_FORMAT must be 'text' or 'json'")
     if settings.auth not in ("firebase", "dev"):

@@ -1,9 +1,10 @@
 """Dead letters: record them, fail their jobs, list them, put them back.
 
 Every message the bus gives up on lands on the dead-letter topic. The handler
-keeps a copy at ``deadletters/{message_id}`` (so operators can list and requeue
-them on any backend) and fails the job with ``exhausted_retries`` if it is still
-waiting on that run.
+keeps a copy at ``deadletters/{message_id}``, the dead letter's own id (Pub/Sub
+does not keep the source message's id), so operators can list and requeue them on
+any backend (a redelivered dead letter finds its record already made). It also
+fails the job with ``exhausted_retries`` if it is still waiting on that run.
 """
 
 from __future__ import annotations
@@ -21,7 +22,6 @@ from tributary.errors import NotFound, PermanentError, TransientError
 from tributary.logs import event, for_job
 from tributary.ports import (
     DLQ_DELIVERY_ATTEMPTS,
-    DLQ_SOURCE_MESSAGE_ID,
     DLQ_SOURCE_SUBSCRIPTION,
     Message,
 )
@@ -45,13 +45,12 @@ def _stage_message(data: bytes) -> StageMessage | None:
 
 def handle(backend: Backend, message: Message) -> Outcome:
     """Record a dead letter and fail its job."""
-    source_id = message.attributes.get(DLQ_SOURCE_MESSAGE_ID, message.message_id)
     subscription = message.attributes.get(DLQ_SOURCE_SUBSCRIPTION, "unknown")
     attempts = int(message.attributes.get(DLQ_DELIVERY_ATTEMPTS, "0") or 0)
     stage_message = _stage_message(message.data)
     job_id = stage_message.job_id if stage_message else message.attributes.get("job_id")
     record: dict[str, Any] = {
-        "id": source_id,
+        "id": message.message_id,
         "subscription": subscription,
         "attempts": attempts,
         "job_id": job_id,
@@ -62,7 +61,7 @@ def handle(backend: Backend, message: Message) -> Outcome:
         "dead_lettered_at": backend.clock.now().isoformat(),
         "status": "dead",
     }
-    backend.documents.create(f"{DEAD_LETTERS_COLLECTION}/{source_id}", record)
+    backend.documents.create(f"{DEAD_LETTERS_COLLECTION}/{message.message_id}", record)
     log = for_job(job_id)
     event(log, "dead_lettered", logging.ERROR, subscription=subscription, attempts=attempts)
     if stage_message is not None:

@@ -1,7 +1,8 @@
 """What every Cloud Function shares: its trigger, the process's backend, the HTTP edge.
 
-- :data:`TRIGGERS` names each entry point of ``main.py`` and the event that
-  invokes it; the deployment (``cloudbuild.yaml``) is checked against it.
+- :data:`TRIGGERS` names each entry point of ``main.py`` and the event (or the
+  schedule) that invokes it; the deployment (``cloudbuild.yaml``) is checked
+  against it.
 - :data:`RUNTIME` opens the backend once per process, on the first request
   (never at import: a cold start that fails to reach a backend must fail a
   request, visibly, not the module load).
@@ -31,15 +32,21 @@ from tributary.topology import JOBS_COLLECTION, STAGE_BY_NAME, TOPIC_DEAD_LETTER
 
 _log = logging.getLogger("tributary.functions")
 
-TriggerKind = Literal["http", "bucket", "firestore", "topic"]
+TriggerKind = Literal["http", "bucket", "firestore", "topic", "schedule"]
+
+# How often Cloud Scheduler runs the watchdog (cron syntax; a minute is its finest).
+WATCHDOG_SCHEDULE = "* * * * *"
 
 
 @dataclass(frozen=True)
 class Trigger:
-    """How a function is invoked: HTTP, an upload to the bucket, a document, a topic."""
+    """How a function is invoked: HTTP, an upload, a document, a topic, a schedule.
+
+    A ``schedule`` function is an HTTP function that only Cloud Scheduler may call.
+    """
 
     kind: TriggerKind
-    # The topic, or the document path pattern, the trigger listens to.
+    # The topic, the document path pattern, or the cron schedule of the trigger.
     resource: str | None = None
 
 
@@ -51,6 +58,7 @@ TRIGGERS: dict[str, Trigger] = {
     "lookup": Trigger("topic", STAGE_BY_NAME["lookup"].topic),
     "dead_letter": Trigger("topic", TOPIC_DEAD_LETTER),
     "api": Trigger("http"),
+    "watchdog": Trigger("schedule", WATCHDOG_SCHEDULE),
 }
 
 # The answer that makes the platform deliver an event again (Pub/Sub push and

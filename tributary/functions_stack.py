@@ -15,34 +15,29 @@ Emulator gaps, and the bridges:
 - Firestore delivers document triggers only to a host named when it starts
   (``--functions_emulator``), which :class:`EmulatorStack` does not set. The
   adapter's document-created message on ``tributary-queries`` is pushed to a relay
-  here that re-sends it to ``on_query`` in the Firestore emulator's trigger form.
-- Pub/Sub push requests carry no ``deliveryAttempt``, and a failed push returns
-  after about a second whatever the retry policy, so subscriptions get none (as
-  in ``adapters.gcp.bus``). The dead-letter policy does apply to push.
+  (:mod:`tributary.query_relay`) that re-sends it to ``on_query`` in the Firestore
+  emulator's trigger form.
+- There is no Cloud Scheduler: a thread (:mod:`tributary.scheduler`) POSTs to each
+  scheduled function (the watchdog) every ``watchdog_interval_s``, at least a second.
+- Pub/Sub push requests carry no ``deliveryAttempt`` (the stage harness then
+  counts attempts as claims on the job document), and a failed push returns after
+  about a second whatever the retry policy, so subscriptions get none (as in
+  ``adapters.gcp.bus``). The dead-letter policy does apply to push.
 """
 
 from __future__ import annotations
 
-import base64
-import contextlib
-import json
 import logging
 import os
 import signal
 import subprocess
 import sys
 import tempfile
-import threading
 import time
 import urllib.error
 import urllib.request
 from dataclasses import fields
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from typing import Any
-
-from google.events.cloud.firestore_v1 import DocumentEventData
-from google.protobuf import json_format
 
 from tributary.adapters.gcp import clients
 from tributary.adapters.gcp.bus import PubSubBus
@@ -50,17 +45,19 @@ from tributary.config import Settings
 from tributary.emulators import EmulatorStack
 from tributary.emulators_process import (
     EmulatorError,
-    die_with_parent,
     free_port,
     signal_group,
     wait_port_closed,
 )
 from tributary.functions import TRIGGERS
+from tributary.query_relay import QueryRelay
+from tributary.scheduler import Scheduler
 from tributary.topology import ALL_TOPICS, TOPIC_QUERIES, TOPIC_UPLOADS, subscriptions
 
 _log = logging.getLogger("tributary.functions_stack")
 
 ROOT = Path(__file__).resolve().parents[1]
+MAIN = ROOT / "main.py"
 START_TIMEOUT_S = 60.0
 # The function each topic is pushed to: the topic triggers, plus the two emulator bridges.
 PUSHED_TO: dict[str, str] = {
@@ -68,7 +65,27 @@ PUSHED_TO: dict[str, str] = {
     TOPIC_QUERIES: "on_query",
     **{t.resource: name for name, t in TRIGGERS.items() if t.kind == "topic" and t.resource},
 }
+# ``python -m functions_framework ARGS`` that first asks for SIGTERM when its parent
+# dies (a killed test run leaves no function behind). The child does it itself: a
+# preexec_fn would run Python between fork and exec, where gRPC's fork handlers (in a
+# parent that already used gRPC) now and then kill the child before it starts.
+_LAUNCHER = """
+import os, runpy, signal, sys
+if sys.platform.startswith("linux"):
+    import ctypes
+    ctypes.CDLL("libc.so.6").prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
+if os.getppid() != int(sys.argv.pop(1)):
+    sys.exit("the process that started this function is gone")
+runpy.run_module("functions_framework", run_name="__main__", alter_sys=True)
+"""
 EVENT_FUNCTIONS: tuple[str, ...] = tuple(dict.fromkeys(PUSHED_TO.values()))
+# Functions Cloud Scheduler calls (the watchdog); here a local scheduler thread does.
+SCHEDULED_FUNCTIONS: tuple[str, ...] = tuple(
+    name for name, trigger in TRIGGERS.items() if trigger.kind == "schedule"
+)
+# Cloud Scheduler's finest schedule is a minute; locally, the watchdog interval, at
+# least a second (a sweep is a query on the Firestore emulator).
+MIN_SCHEDULE_INTERVAL_S = 1.0
 
 
 def settings_env(settings: Settings) -> dict[str, str]:
@@ -85,8 +102,10 @@ def settings_env(settings: Settings) -> dict[str, str]:
 class FunctionProcess:
     """One function under the Functions Framework (gunicorn master and worker, one group)."""
 
-    def __init__(self, name: str, port: int, env: dict[str, str], log_dir: Path) -> None:
-        self.name, self.port, self._env = name, port, env
+    def __init__(
+        self, name: str, port: int, env: dict[str, str], log_dir: Path, source: Path
+    ) -> None:
+        self.name, self.port, self._env, self._source = name, port, env, source
         self.log_path = log_dir / f"function-{name}.log"
         self.process: subprocess.Popen[bytes] | None = None
 
@@ -95,8 +114,8 @@ class FunctionProcess:
         return f"http://127.0.0.1:{self.port}/"
 
     def spawn(self) -> None:
-        command = [sys.executable, "-m", "functions_framework", f"--target={self.name}"]
-        command += [f"--source={ROOT / 'main.py'}", "--host=127.0.0.1", f"--port={self.port}"]
+        command = [sys.executable, "-c", _LAUNCHER, str(os.getpid()), f"--target={self.name}"]
+        command += [f"--source={self._source}", "--host=127.0.0.1", f"--port={self.port}"]
         with self.log_path.open("ab") as log:
             self.process = subprocess.Popen(
                 command,
@@ -106,7 +125,6 @@ class FunctionProcess:
                 cwd=ROOT,
                 env=self._env,
                 start_new_session=True,
-                preexec_fn=die_with_parent,
             )
 
     def wait_ready(self, timeout: float = START_TIMEOUT_S) -> None:
@@ -146,16 +164,18 @@ class FunctionProcess:
 
 
 class FunctionsStack:
-    """Every event-driven function of ``main.py`` on ``stack``, wired by push subscriptions."""
+    """The functions of ``main.py`` on ``stack``, wired by push subscriptions and a scheduler."""
 
     def __init__(
         self,
         stack: EmulatorStack,
         settings: Settings,
         *,
-        functions: tuple[str, ...] = EVENT_FUNCTIONS,
+        functions: tuple[str, ...] = EVENT_FUNCTIONS + SCHEDULED_FUNCTIONS,
         log_dir: Path | None = None,
+        source: Path = MAIN,
     ) -> None:
+        """``source`` is the file defining the functions (tests add their own apps there)."""
         overrides = stack.settings_overrides()
         if settings.gcp_project:
             overrides.pop("gcp_project")  # keep a project of its own (tests isolate by project)
@@ -168,9 +188,11 @@ class FunctionsStack:
         env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(ROOT), env.get("PYTHONPATH")]))
         self.env = env
         self._functions = {
-            name: FunctionProcess(name, free_port(), env, self.log_dir) for name in functions
+            name: FunctionProcess(name, free_port(), env, self.log_dir, source)
+            for name in functions
         }
-        self._relay: _QueryRelay | None = None
+        self._relay: QueryRelay | None = None
+        self._schedulers: list[Scheduler] = []
 
     def url(self, function: str) -> str:
         """The URL ``function`` serves on."""
@@ -184,8 +206,9 @@ class FunctionsStack:
             for function in self._functions.values():
                 function.wait_ready(timeout)
             if "on_query" in self._functions:
-                self._relay = _QueryRelay(self.url("on_query"), self.project)
+                self._relay = QueryRelay(self.url("on_query"), self.project)
             self.wire()
+            self._schedule()
         except BaseException:
             self.stop()
             raise
@@ -212,6 +235,13 @@ class FunctionsStack:
                 }
             )
 
+    def _schedule(self) -> None:
+        """Call each scheduled function periodically, as its Cloud Scheduler job does."""
+        interval = max(self.settings.watchdog_interval_s, MIN_SCHEDULE_INTERVAL_S)
+        for name in SCHEDULED_FUNCTIONS:
+            if name in self._functions:
+                self._schedulers.append(Scheduler(name, self.url(name), interval).start())
+
     def kill(self, function: str) -> None:
         """SIGKILL the function's processes (a crash mid-request)."""
         self._functions[function].stop(signal.SIGKILL)
@@ -224,7 +254,10 @@ class FunctionsStack:
         process.wait_ready(timeout)
 
     def stop(self) -> None:
-        """Stop every function process group and the relay; nothing is left listening."""
+        """Stop the schedulers, every function process group and the relay."""
+        for scheduler in self._schedulers:
+            scheduler.stop()
+        self._schedulers.clear()
         for function in self._functions.values():
             function.stop()
         if self._relay is not None:
@@ -236,93 +269,3 @@ class FunctionsStack:
 
     def __exit__(self, *exc: object) -> None:
         self.stop()
-
-
-# -- the Firestore trigger bridge ------------------------------------------------------
-
-
-class _QueryRelay:
-    """Re-sends the adapter's document-created messages to ``on_query`` as the emulator would."""
-
-    def __init__(self, target: str, project: str) -> None:
-        relay = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_POST(self) -> None:
-                body = self.rfile.read(int(self.headers.get("Content-Length", "0")))
-                status = relay.forward(body)
-                self.send_response(status)
-                self.end_headers()
-
-            def log_message(self, *args: object) -> None:
-                pass
-
-        self._target, self._project = target, project
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self._server.server_address[1]}/"
-        threading.Thread(target=self._server.serve_forever, daemon=True).start()
-
-    def forward(self, body: bytes) -> int:
-        """POST the translated event (or, if untranslatable, the push as is); on_query's status."""
-        headers, data = {"Content-Type": "application/json"}, body
-        # Untranslatable: on_query rejects it, as it would any malformed event.
-        with contextlib.suppress(ValueError, KeyError, TypeError, json_format.ParseError):
-            headers, data = _document_created(json.loads(body), self._project)
-        request = urllib.request.Request(self._target, data=data, headers=headers, method="POST")
-        try:
-            with urllib.request.urlopen(request, timeout=120) as response:
-                return int(response.status)
-        except urllib.error.HTTPError as exc:
-            return int(exc.code)
-        except (urllib.error.URLError, OSError):
-            return 502
-
-    def close(self) -> None:
-        self._server.shutdown()
-        self._server.server_close()
-
-
-def _document_created(push: dict[str, Any], project: str) -> tuple[dict[str, str], bytes]:
-    """The Firestore emulator's trigger request for the bridge message in a push envelope."""
-    message = push["message"]
-    created = json.loads(base64.b64decode(message["data"]))
-    path, document = created["path"], created["document"]
-    database = f"projects/{project}/databases/(default)"
-    event = DocumentEventData.pb()()
-    json_format.ParseDict(
-        {
-            "value": {
-                "name": f"{database}/documents/{path}",
-                "fields": _value(document)["mapValue"]["fields"],
-            }
-        },
-        event,
-    )
-    headers = {
-        "ce-specversion": "1.0",
-        "ce-type": "google.cloud.firestore.document.v1.created",
-        "ce-source": f"//firestore.googleapis.com/{database}",
-        "ce-id": str(message.get("messageId", "")),
-        "ce-subject": f"documents/{path}",
-        "ce-time": str(message.get("publishTime", "")),
-        "ce-document": path,
-        "content-type": "application/protobuf",
-    }
-    return headers, base64.b64encode(event.SerializeToString())
-
-
-def _value(value: Any) -> dict[str, Any]:
-    """A JSON value as a Firestore ``Value`` in its JSON form."""
-    if value is None:
-        return {"nullValue": None}
-    if isinstance(value, bool):
-        return {"booleanValue": value}
-    if isinstance(value, int):
-        return {"integerValue": str(value)}
-    if isinstance(value, float):
-        return {"doubleValue": value}
-    if isinstance(value, str):
-        return {"stringValue": value}
-    if isinstance(value, list):
-        return {"arrayValue": {"values": [_value(item) for item in value]}}
-    return {"mapValue": {"fields": {k: _value(v) for k, v in value.items()}}}

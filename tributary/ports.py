@@ -15,10 +15,14 @@ from typing import Any, Protocol
 
 Document = dict[str, Any]
 
-# Attribute names Pub/Sub sets on a message it moves to a dead-letter topic.
+# Attributes Pub/Sub sets on a message it moves to a dead-letter topic, which every
+# backend sets. (Pub/Sub also names the subscription's project; it does not keep the
+# source message id: the dead letter is a new message with an id of its own.)
 DLQ_SOURCE_SUBSCRIPTION = "CloudPubSubDeadLetterSourceSubscription"
 DLQ_DELIVERY_ATTEMPTS = "CloudPubSubDeadLetterSourceDeliveryCount"
-DLQ_SOURCE_MESSAGE_ID = "CloudPubSubDeadLetterSourceMessageId"
+DLQ_SOURCE_PUBLISH_TIME = "CloudPubSubDeadLetterSourceTopicPublishTime"
+# Pub/Sub's bounds on a dead-letter policy's max_delivery_attempts; every backend refuses others.
+MIN_DELIVERY_ATTEMPTS, MAX_DELIVERY_ATTEMPTS = 5, 100
 
 
 @dataclass(frozen=True)
@@ -130,18 +134,24 @@ class DocumentStore(Protocol):
 
 @dataclass(frozen=True)
 class Message:
-    """A received message. ``delivery_attempt`` starts at 1."""
+    """A received message.
+
+    ``delivery_attempt`` starts at 1; it is None when the transport did not say (a
+    Pub/Sub push to a subscription without a dead-letter policy, or the emulator's push).
+    """
 
     ack_id: str
     message_id: str
     data: bytes
     attributes: dict[str, str]
     publish_time: datetime
-    delivery_attempt: int
+    delivery_attempt: int | None
 
 
 @dataclass(frozen=True)
 class SubscriptionConfig:
+    """A pull subscription's policies. ``max_delivery_attempts`` applies with a dead-letter topic."""
+
     name: str
     topic: str
     ack_deadline_s: float = 30.0
@@ -179,8 +189,11 @@ class Bus(Protocol):
         """Extend the lease of messages still being worked on (0 gives them back now)."""
         ...
 
-    def seek(self, subscription: str, time: datetime) -> int:
-        """Redeliver retained messages published at or after ``time``; returns how many."""
+    def seek(self, subscription: str, time: datetime) -> int | None:
+        """Redeliver retained messages published at or after ``time``.
+
+        Returns how many, where the backend knows (Pub/Sub does not say: None).
+        """
         ...
 
 

@@ -78,7 +78,10 @@ class StageHarness:
         if isinstance(decision, jobs.Busy):
             event(log, "stage_busy", stage=self.route.stage, reason=decision.reason)
             return "nack"
-        event(log, "stage_claimed", stage=self.route.stage, attempt=message.delivery_attempt)
+        # The bus's count when the delivery carries one; else the job's count of claims
+        # (a push without a dead-letter policy, or from the emulator, carries none).
+        attempt = message.delivery_attempt or decision.attempts
+        event(log, "stage_claimed", stage=self.route.stage, attempt=attempt)
         started = time.perf_counter()
         try:
             self._run(decision, stage_message, log)
@@ -95,7 +98,7 @@ class StageHarness:
             self._fail(stage_message, decision.lease_id, exc, ms)
             return "ack"
         except Exception as exc:
-            return self._retry_or_give_up(stage_message, decision.lease_id, message, exc, log)
+            return self._retry_or_give_up(stage_message, decision.lease_id, attempt, exc, log)
         return "ack"
 
     # -- steps -----------------------------------------------------------------
@@ -255,14 +258,13 @@ class StageHarness:
         self,
         msg: StageMessage,
         lease_id: str,
-        message: Message,
+        attempt: int,
         exc: Exception,
         log: logging.LoggerAdapter,  # type: ignore[type-arg]
     ) -> Outcome:
         described = (
             exc.message if isinstance(exc, TributaryError) else f"{type(exc).__name__}: {exc}"
         )
-        attempt = message.delivery_attempt
         if attempt >= self.settings.max_delivery_attempts:
             event(
                 log,

@@ -28,23 +28,6 @@ from tributary.config import load_settings
 BackendFactory = Callable[..., BackendUnderTest]
 Opener = Callable[..., BackendUnderTest]
 
-# Contract tests that cannot pass on the emulators, each with the reason. They
-# run there anyway, as strict xfails, so a fix on either side shows up at once.
-EMULATOR_GAPS: dict[str, str] = {
-    "test_nacked_message_goes_to_dead_letter_topic_after_max_attempts": (
-        "Pub/Sub (and its emulator) require max_delivery_attempts in 5..100 (the test uses 3)"
-        " and set no CloudPubSubDeadLetterSourceMessageId attribute on dead letters"
-    ),
-    "test_expired_message_goes_to_dead_letter_topic_after_max_attempts": (
-        "Pub/Sub (and its emulator) require max_delivery_attempts in 5..100 (the test uses 2)"
-        " and set no CloudPubSubDeadLetterSourceMessageId attribute on dead letters"
-    ),
-    "test_seek_redelivers_retained_messages_published_at_or_after_the_time": (
-        "Pub/Sub's Seek does not report how many messages it replays"
-        " (tests/integration/test_gcp_bus.py checks the replay itself)"
-    ),
-}
-
 
 def _open_local(
     request: pytest.FixtureRequest, tmp_path: Path, **overrides: Any
@@ -55,7 +38,7 @@ def _open_local(
         "ack_deadline_s": 10.0,
         "min_backoff_s": 1.0,
         "max_backoff_s": 8.0,
-        "max_delivery_attempts": 4,
+        "max_delivery_attempts": 5,
     }
     options.update(overrides)
     settings = load_settings({}, **options)
@@ -96,17 +79,6 @@ def _open_emulators(
 
 
 _OPENERS: dict[str, Opener] = {"local": _open_local, "emulators": _open_emulators}
-
-
-def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    """Mark the emulator variant of each test in EMULATOR_GAPS as a strict xfail."""
-    for item in items:
-        callspec = getattr(item, "callspec", None)
-        if callspec is None or callspec.params.get("backend_factory") != "emulators":
-            continue
-        reason = EMULATOR_GAPS.get(getattr(item, "originalname", item.name))
-        if reason is not None:
-            item.add_marker(pytest.mark.xfail(strict=True, reason=reason))
 
 
 @pytest.fixture(params=sorted(_OPENERS), ids=sorted(_OPENERS))

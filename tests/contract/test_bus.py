@@ -5,15 +5,18 @@ from __future__ import annotations
 import threading
 import time
 from collections import Counter
+from datetime import datetime, timedelta
 
 import pytest
 
 from tests.contract.support import BackendUnderTest, pull_all, unique
-from tributary.errors import NotFound
+from tributary.errors import ConfigError, NotFound
 from tributary.ports import (
     DLQ_DELIVERY_ATTEMPTS,
-    DLQ_SOURCE_MESSAGE_ID,
+    DLQ_SOURCE_PUBLISH_TIME,
     DLQ_SOURCE_SUBSCRIPTION,
+    MAX_DELIVERY_ATTEMPTS,
+    MIN_DELIVERY_ATTEMPTS,
     Bus,
     Message,
     SubscriptionConfig,
@@ -131,6 +134,22 @@ def test_nack_redelivers_only_after_exponential_backoff_capped_at_max(
     assert message.delivery_attempt == 6
 
 
+def _dead_lettered_as_pub_sub_does(
+    dead: Message, original: Message, subscription: str, attempts: int
+) -> None:
+    """The dead letter: same data and attributes, plus the attributes Pub/Sub adds."""
+    assert dead.data == original.data
+    added = {k: v for k, v in dead.attributes.items() if k not in original.attributes}
+    assert {k: v for k, v in dead.attributes.items() if k in original.attributes} == (
+        original.attributes
+    )
+    assert added[DLQ_SOURCE_SUBSCRIPTION] == subscription
+    assert added[DLQ_DELIVERY_ATTEMPTS] == str(attempts)
+    published = datetime.fromisoformat(added[DLQ_SOURCE_PUBLISH_TIME])
+    assert abs(published - original.publish_time) < timedelta(milliseconds=1)
+    assert {k for k in added if not k.startswith("CloudPubSubDeadLetter")} == set()
+
+
 def test_nacked_message_goes_to_dead_letter_topic_after_max_attempts(
     under_test: BackendUnderTest,
 ) -> None:
@@ -138,30 +157,27 @@ def test_nacked_message_goes_to_dead_letter_topic_after_max_attempts(
     dead_topic, dead_subscription = _topic_with_subscription(bus)
     topic, subscription = _topic_with_subscription(
         bus,
-        max_delivery_attempts=3,
+        max_delivery_attempts=MIN_DELIVERY_ATTEMPTS,
         dead_letter_topic=dead_topic,
         min_backoff_s=1.0,
         max_backoff_s=1.0,
     )
-    message_id = bus.publish(topic, b"poison", {"job_id": "j9"})
+    bus.publish(topic, b"poison", {"job_id": "j9"})
 
     attempts = []
-    for _ in range(3):
+    for _ in range(MIN_DELIVERY_ATTEMPTS):
         message = _pull_one(bus, subscription)
         attempts.append(message.delivery_attempt)
         bus.nack(subscription, [message.ack_id])
         under_test.let_time_pass(1.5)
-    assert attempts == [1, 2, 3]
+    assert attempts == list(range(1, MIN_DELIVERY_ATTEMPTS + 1))
+    # Pub/Sub moves an exhausted message in the background, its emulator when the
+    # subscription is next pulled; a consumer always pulls again.
+    assert bus.pull(subscription, timeout=0.5) == []
 
-    dead = pull_all(bus, dead_subscription, 1)
+    dead = pull_all(bus, dead_subscription, 1, timeout=10)
     assert len(dead) == 1
-    assert dead[0].data == b"poison"
-    assert dead[0].attributes == {
-        "job_id": "j9",
-        DLQ_SOURCE_SUBSCRIPTION: subscription,
-        DLQ_DELIVERY_ATTEMPTS: "3",
-        DLQ_SOURCE_MESSAGE_ID: message_id,
-    }
+    _dead_lettered_as_pub_sub_does(dead[0], message, subscription, MIN_DELIVERY_ATTEMPTS)
     under_test.let_time_pass(DEADLINE_S * 3)
     assert bus.pull(subscription, timeout=0) == [], "dead-lettered message delivered again"
 
@@ -169,25 +185,54 @@ def test_nacked_message_goes_to_dead_letter_topic_after_max_attempts(
 def test_expired_message_goes_to_dead_letter_topic_after_max_attempts(
     under_test: BackendUnderTest,
 ) -> None:
-    """A consumer that dies holding the message (no ack, no nack) also exhausts it."""
+    """A consumer that dies holding the message (no ack, no nack) spends attempts too."""
     bus = under_test.backend.bus
     dead_topic, dead_subscription = _topic_with_subscription(bus)
     topic, subscription = _topic_with_subscription(
-        bus, max_delivery_attempts=2, dead_letter_topic=dead_topic
+        bus,
+        max_delivery_attempts=MIN_DELIVERY_ATTEMPTS,
+        dead_letter_topic=dead_topic,
+        min_backoff_s=1.0,
+        max_backoff_s=1.0,
     )
-    message_id = bus.publish(topic, b"slow")
+    bus.publish(topic, b"slow")
 
-    assert _pull_one(bus, subscription).delivery_attempt == 1
-    under_test.let_time_pass(DEADLINE_S + 1)
-    assert _pull_one(bus, subscription).delivery_attempt == 2
-    under_test.let_time_pass(DEADLINE_S + 1)
-    assert bus.pull(subscription, timeout=0) == []
+    # The first and the last attempt expire; those between are nacked (quicker).
+    for attempt in range(1, MIN_DELIVERY_ATTEMPTS + 1):
+        message = _pull_one(bus, subscription)
+        assert message.delivery_attempt == attempt
+        if attempt in (1, MIN_DELIVERY_ATTEMPTS):
+            under_test.let_time_pass(DEADLINE_S + 1)
+        else:
+            bus.nack(subscription, [message.ack_id])
+            under_test.let_time_pass(1.5)
+    assert bus.pull(subscription, timeout=0.5) == []
 
-    dead = pull_all(bus, dead_subscription, 1)
-    assert [m.attributes[DLQ_SOURCE_MESSAGE_ID] for m in dead] == [message_id]
-    assert dead[0].attributes[DLQ_DELIVERY_ATTEMPTS] == "2"
+    dead = pull_all(bus, dead_subscription, 1, timeout=10)
+    assert len(dead) == 1
+    _dead_lettered_as_pub_sub_does(dead[0], message, subscription, MIN_DELIVERY_ATTEMPTS)
     under_test.let_time_pass(DEADLINE_S * 3)
     assert bus.pull(subscription, timeout=0) == []
+
+
+@pytest.mark.parametrize("attempts", [MIN_DELIVERY_ATTEMPTS - 1, MAX_DELIVERY_ATTEMPTS + 1])
+def test_a_dead_letter_policy_outside_pub_subs_bounds_is_refused(
+    under_test: BackendUnderTest, attempts: int
+) -> None:
+    bus = under_test.backend.bus
+    dead_topic, topic = unique("dead"), unique("topic")
+    bus.create_topic(dead_topic)
+    bus.create_topic(topic)
+    config = SubscriptionConfig(
+        name=unique("sub"),
+        topic=topic,
+        ack_deadline_s=DEADLINE_S,
+        dead_letter_topic=dead_topic,
+        max_delivery_attempts=attempts,
+    )
+
+    with pytest.raises(ConfigError, match="max_delivery_attempts"):
+        bus.create_subscription(config)
 
 
 def test_every_subscription_of_a_topic_gets_every_message(under_test: BackendUnderTest) -> None:
@@ -263,7 +308,8 @@ def test_seek_redelivers_retained_messages_published_at_or_after_the_time(
     seeked = bus.seek(subscription, cutoff)
     replayed = pull_all(bus, subscription, 4, timeout=0.5)
 
-    assert seeked == 2
+    # How many, where the backend can tell (Pub/Sub cannot: None).
+    assert seeked in (2, None)
     assert {m.message_id for m in replayed} == {new_acked, new_pending}
     assert {m.data for m in replayed} == {b"new acked", b"new pending"}
     bus.ack(subscription, [m.ack_id for m in replayed])

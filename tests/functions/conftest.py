@@ -34,7 +34,7 @@ def function_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[No
     """The settings a deployed function would get, pointing at a fresh embedded backend."""
     monkeypatch.setenv("TRIBUTARY_BACKEND", "local")
     monkeypatch.setenv("TRIBUTARY_DATA_DIR", str(tmp_path / "data"))
-    monkeypatch.setenv("TRIBUTARY_MAX_DELIVERY_ATTEMPTS", "3")
+    monkeypatch.setenv("TRIBUTARY_MAX_DELIVERY_ATTEMPTS", "5")
     monkeypatch.setenv("TRIBUTARY_CORS_ORIGINS", ALLOWED_ORIGIN)
     # The explicit development mode: X-Dev-User names the caller.
     monkeypatch.setenv("TRIBUTARY_AUTH", "dev")

@@ -54,8 +54,11 @@ def test_every_entry_point_is_deployed_and_nothing_else() -> None:
     assert _entry_points() == set(TRIGGERS) == set(DEPLOYS)
 
 
+EVENT_KINDS = frozenset({"bucket", "firestore", "topic"})
+
+
 def _trigger_flags(trigger: Trigger) -> dict[str, list[str]]:
-    if trigger.kind == "http":
+    if trigger.kind in ("http", "schedule"):
         return {"--trigger-http": [""]}
     if trigger.kind == "bucket":
         return {"--trigger-bucket": ["${_BUCKET}"]}
@@ -90,11 +93,13 @@ def test_each_function_is_a_sized_2nd_gen_python_function(entry_point: str) -> N
     assert flags["--env-vars-file"] == ["build/env.yaml"]
     assert re.fullmatch(r"\d+(Mi|Gi)", flags["--memory"][0])
     assert re.fullmatch(r"\d+s", flags["--timeout"][0])
-    event_driven = TRIGGERS[entry_point].kind != "http"
+    kind = TRIGGERS[entry_point].kind
     # Event-driven functions answer an error status to be retried; without --retry
     # the platform would drop the event instead.
-    assert ("--retry" in flags) == event_driven
-    assert ("--allow-unauthenticated" in flags) == (not event_driven)
+    assert ("--retry" in flags) == (kind in EVENT_KINDS)
+    # Only the api is public; a scheduled function is explicitly private.
+    assert ("--allow-unauthenticated" in flags) == (kind == "http")
+    assert ("--no-allow-unauthenticated" in flags) == (kind == "schedule")
 
 
 def _memory_mib(entry_point: str) -> int:
@@ -111,11 +116,28 @@ def test_the_topology_script_names_the_deployed_functions() -> None:
     policed = set(re.findall(r"\[(tributary-[a-z-]+)\]=(?:yes|no)", script))
     policed.add(re.search(r"DEAD_LETTER_FUNCTION=(\S+)", script)[1])  # type: ignore[index]
     event_driven = {
-        DEPLOYS[name]["name"] for name, trigger in TRIGGERS.items() if trigger.kind != "http"
+        DEPLOYS[name]["name"] for name, trigger in TRIGGERS.items() if trigger.kind in EVENT_KINDS
     }
     assert policed == event_driven
     # The jobs subscription (preprocess) is the one that retains acked messages.
     assert f"[{DEPLOYS['preprocess']['name']}]=yes" in script
+
+
+SCHEDULED = sorted(name for name, trigger in TRIGGERS.items() if trigger.kind == "schedule")
+
+
+@pytest.mark.parametrize("entry_point", SCHEDULED)
+def test_a_scheduled_function_gets_its_scheduler_job_on_its_schedule(entry_point: str) -> None:
+    build = yaml.safe_load((ROOT / "cloudbuild.yaml").read_text())
+    deploy = DEPLOYS[entry_point]
+    [schedule] = [s for s in build["steps"] if s.get("args") == ["deploy/schedule.sh"]]
+    assert schedule["waitFor"] == [deploy["step"]["id"]]
+    assert build["substitutions"]["_WATCHDOG_SCHEDULE"] == TRIGGERS[entry_point].resource
+    script = (ROOT / "deploy" / "schedule.sh").read_text()
+    assert re.search(r"^FUNCTION=(\S+)$", script, re.M)[1] == deploy["name"]  # type: ignore[index]
+    # Called with an OIDC token of the one account that may invoke it.
+    assert '--oidc-service-account-email="$SCHEDULER_SA"' in script
+    assert '--member="serviceAccount:$SCHEDULER_SA"' in script
 
 
 def test_tests_gate_the_deployment() -> None:

@@ -158,18 +158,40 @@ def test_the_last_delivery_attempt_fails_the_job_and_still_asks_for_the_dead_let
     job_id = _text_job(served, "crash")
     message = _stage_message(job_id, "inference", {"text": "crash", "vector": [0, 1, 2, 3]})
     response = post(
-        function("infer"), {"Content-Type": "application/json"}, _push(message, attempt=3)
+        function("infer"), {"Content-Type": "application/json"}, _push(message, attempt=5)
     )
     assert response.status_code == 503
     job = _doc(served, job_id)
     assert job["state"] == "failed" and job["error"]["code"] == "exhausted_retries"
 
 
+def test_without_a_delivery_attempt_the_stage_counts_its_claims_on_the_job(
+    function: Client, served: Backend
+) -> None:
+    job_id = _text_job(served, "crash")
+    message = _stage_message(job_id, "inference", {"text": "crash", "vector": [0, 1, 2, 3]})
+    infer = function("infer")
+    limit = served.settings.max_delivery_attempts
+    for claim in range(1, limit):
+        response = post(infer, {"Content-Type": "application/json"}, _push(message, attempt=None))
+        assert response.status_code == 503
+        job = _doc(served, job_id)
+        assert job["state"] == "inference" and job["stages"]["inference"]["attempts"] == claim
+
+    last = post(infer, {"Content-Type": "application/json"}, _push(message, attempt=None))
+
+    assert last.status_code == 503  # still nacked: Pub/Sub then dead-letters it
+    job = _doc(served, job_id)
+    assert job["state"] == "failed" and job["error"]["code"] == "exhausted_retries"
+    assert job["error"]["stage"] == "inference"
+    assert job["error"]["message"].startswith(f"inference failed {limit} times")
+
+
 def test_a_dead_letter_is_recorded_and_fails_its_job(function: Client, served: Backend) -> None:
     post(function("on_query"), *golden("firestore.document.created.binary.json"))
     response = post(function("dead_letter"), *golden("pubsub.dead_letter.published.binary.json"))
     assert response.status_code == 200
-    record = served.documents.get("deadletters/9876543210555")
+    record = served.documents.get("deadletters/1029384756000")
     assert record is not None and record["attempts"] == 5 and record["job_id"] == QUERY_JOB
     assert record["subscription"] == "eventarc-us-central1-infer-123456-sub-003"
     job = _doc(served, QUERY_JOB)
@@ -269,16 +291,17 @@ def _stage_message(job_id: str, stage: StageName, payload: dict) -> bytes:
     )
 
 
-def _push(data: bytes, *, attempt: int) -> bytes:
-    return json.dumps(
-        {
-            "message": {
-                "data": base64.b64encode(data).decode(),
-                "attributes": {},
-                "messageId": "42",
-                "publishTime": "2024-05-22T15:01:03.004Z",
-            },
-            "subscription": "projects/tributary-demo/subscriptions/tributary-infer",
-            "deliveryAttempt": attempt,
-        }
-    ).encode()
+def _push(data: bytes, *, attempt: int | None) -> bytes:
+    """A raw push of ``data``; ``attempt=None`` leaves ``deliveryAttempt`` out, as the emulator does."""
+    envelope: dict = {
+        "message": {
+            "data": base64.b64encode(data).decode(),
+            "attributes": {},
+            "messageId": "42",
+            "publishTime": "2024-05-22T15:01:03.004Z",
+        },
+        "subscription": "projects/tributary-demo/subscriptions/tributary-infer",
+    }
+    if attempt is not None:
+        envelope["deliveryAttempt"] = attempt
+    return json.dumps(envelope).encode()

@@ -13,6 +13,7 @@ from pathlib import Path
 
 from apps.cough.synth import synth_clip
 from tests import audiofiles
+from tests.helpers import wait_for
 from tests.pipeline.test_dev_stack import _Lines
 
 TRIBUTARY = [sys.executable, "-m", "tributary.cli"]
@@ -58,6 +59,9 @@ def test_dev_on_the_emulators_serves_submit_and_stops_everything(
         # The Cloud Functions did the work, each in its own functions-framework process.
         lookup_log = (tmp_path / "data" / "functions" / "function-lookup.log").read_text()
         assert f"[{document['job_id'][:8]}] job succeeded" in lookup_log
+        # The watchdog function runs on a schedule, as Cloud Scheduler runs it.
+        watchdog_log = tmp_path / "data" / "functions" / "function-watchdog.log"
+        wait_for(lambda: "watchdog sweep: 0 restarted, 0 failed" in watchdog_log.read_text(), 30)
     finally:
         dev.send_signal(signal.SIGINT)
         code = dev.wait(timeout=60)

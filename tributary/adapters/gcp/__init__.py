@@ -20,7 +20,6 @@ Emulator gaps, and what the adapters do about them (details in each module):
   dead-letter topic only when its subscription is next pulled (not bridged: every
   consumer keeps pulling).
 
-Where Pub/Sub itself differs from the port (no source message id on dead
-letters, no count from seek, 5..100 delivery attempts, ack deadlines of at least
-10 s, ``delivery_attempt`` only with a dead-letter policy), see ``bus``.
+Where Pub/Sub is stricter than the port allows (no count from seek, ack deadlines
+of at least 10 s, ``delivery_attempt`` only with a dead-letter policy), see ``bus``.
 """

@@ -1,7 +1,9 @@
 """The Bus port on Cloud Pub/Sub: topics, pull subscriptions, retry and dead-letter policies.
 
-Publishes go through the client's batcher (concurrent publishes share a
-request); ``publish`` still returns only once the message is stored. Pulls are
+A publish is one Publish request, sent at once: every caller waits for its
+message to be stored anyway, and the client's batcher would hold each one for its
+batch latency and hand it between two threads first (about 10 ms a publish on the
+emulator, one stage hop each). Pulls are
 synchronous: the runner asks for a few messages at a time and acks or nacks
 each. A nack is ``ModifyAckDeadline 0``, so the subscription's retry policy
 (exponential backoff) and dead-letter policy apply to it, as they do to an
@@ -12,10 +14,7 @@ Where Pub/Sub differs from the port, and what this adapter does about it:
 - ``delivery_attempt`` is reported only on subscriptions with a dead-letter
   policy; elsewhere this process counts the deliveries it has seen
   (:mod:`tributary.adapters.gcp.deliveries`).
-- ``seek`` cannot say how many messages it replays: it returns
-  :data:`SEEK_COUNT_UNKNOWN`.
-- Dead-lettered messages carry Pub/Sub's own attributes (source subscription,
-  delivery count, publish time) but not the source message id.
+- ``seek`` cannot say how many messages it replays: it returns None.
 - Pub/Sub requires ``max_delivery_attempts`` in 5..100 and ack deadlines in
   10..600 s; other values are refused (``ConfigError``).
 
@@ -33,7 +32,6 @@ dead-letter, and reports ``delivery_attempt``, like production.)
 from __future__ import annotations
 
 import contextlib
-import functools
 import logging
 import math
 import threading
@@ -42,10 +40,9 @@ from datetime import UTC, datetime
 from typing import Any
 
 from google.api_core import exceptions as api
-from google.api_core import gapic_v1
 from google.protobuf import timestamp_pb2
 
-from tributary.adapters.gcp import clients
+from tributary.adapters.gcp import clients, rpc
 from tributary.adapters.gcp.deliveries import DeliveryLog, backoff_s
 from tributary.adapters.gcp.errors import translated
 from tributary.adapters.gcp.subscriptions import (
@@ -54,28 +51,13 @@ from tributary.adapters.gcp.subscriptions import (
     subscription_resource,
     updatable_fields,
 )
-from tributary.ports import Message, SubscriptionConfig
+from tributary.ports import MIN_DELIVERY_ATTEMPTS, Message, SubscriptionConfig
 
 _log = logging.getLogger("tributary.gcp.bus")
 
-SEEK_COUNT_UNKNOWN = -1
-# Attribute names the batching publisher takes as its own keyword arguments.
-_RESERVED_ATTRIBUTES = frozenset({"topic", "data", "ordering_key", "retry", "timeout"})
 _MAX_ACK_DEADLINE_S = 600
-_PUBLISH_TIMEOUT_S = 60.0
-_RPC_TIMEOUT_S = 30.0
 # Polling for messages: fast at first, then backing off while the subscription is idle.
 _POLL_START_S, _POLL_MAX_S = 0.02, 0.25
-
-
-@functools.cache
-def _rpc(method: Any, timeout: float) -> Any:
-    """A transport RPC wrapped as the client wraps it: Google API errors, a default timeout."""
-    return gapic_v1.method.wrap_method(method, default_timeout=timeout)
-
-
-def _routing(field: str, value: str) -> tuple[tuple[str, str], ...]:
-    return (gapic_v1.routing_header.to_grpc_metadata(((field, value),)),)
 
 
 class PubSubBus:
@@ -147,21 +129,18 @@ class PubSubBus:
     # -- publish -------------------------------------------------------------
 
     def publish(self, topic: str, data: bytes, attributes: dict[str, str] | None = None) -> str:
-        attributes = dict(attributes or {})
-        with translated(f"publish to {topic}"):
-            if _RESERVED_ATTRIBUTES.isdisjoint(attributes):
-                future = self._publisher.publish(self.topic_path(topic), data, **attributes)
-                return str(future.result(timeout=_PUBLISH_TIMEOUT_S))
-            # These names would collide with the batcher's keyword arguments: send alone.
-            from google.pubsub_v1 import types
+        from google.pubsub_v1 import types
 
-            request = types.PublishRequest(
-                topic=self.topic_path(topic),
-                messages=[types.PubsubMessage(data=data, attributes=attributes)],
-            )
-            publish = _rpc(self._publisher.transport.publish, _PUBLISH_TIMEOUT_S)
-            response = publish(request, metadata=_routing("topic", request.topic))
-            return str(response.message_ids[0])
+        request = types.PublishRequest(
+            topic=self.topic_path(topic),
+            messages=[types.PubsubMessage(data=data, attributes=dict(attributes or {}))],
+        )
+        publish = rpc.wrapped(
+            self._publisher.transport.publish, rpc.PUBLISH_TIMEOUT_S, rpc.PUBLISH_RETRY
+        )
+        with translated(f"publish to {topic}"):
+            response = publish(request, metadata=rpc.routing("topic", request.topic))
+        return str(response.message_ids[0])
 
     # -- consume -------------------------------------------------------------
 
@@ -199,9 +178,9 @@ class PubSubBus:
             max_messages=max_messages,
             return_immediately=True,
         )
-        pull = _rpc(self._subscriber.transport.pull, _RPC_TIMEOUT_S)
+        pull = rpc.wrapped(self._subscriber.transport.pull, rpc.RPC_TIMEOUT_S)
         with translated(f"pull from {subscription}"):
-            response = pull(request, metadata=_routing("subscription", request.subscription))
+            response = pull(request, metadata=rpc.routing("subscription", request.subscription))
         return list(response.received_messages)
 
     def _message(self, subscription: str, received: Any) -> Message:
@@ -246,7 +225,9 @@ class PubSubBus:
         by_delay: dict[int, list[str]] = {}
         for ack_id in ack_ids:
             attempt = self._deliveries.attempt_of(subscription, ack_id) or 1
-            last = bool(config.dead_letter_topic) and attempt >= (config.max_delivery_attempts or 5)
+            last = bool(config.dead_letter_topic) and attempt >= (
+                config.max_delivery_attempts or MIN_DELIVERY_ATTEMPTS
+            )
             delay = 0 if last else backoff_s(attempt, config.min_backoff_s, config.max_backoff_s)
             by_delay.setdefault(math.ceil(delay), []).append(ack_id)
         for delay, group in by_delay.items():
@@ -275,11 +256,10 @@ class PubSubBus:
 
     # -- replay --------------------------------------------------------------
 
-    def seek(self, subscription: str, time: datetime) -> int:
+    def seek(self, subscription: str, time: datetime) -> None:
         """Seek to a time: retained messages published since are redelivered, older ones acked.
 
-        Pub/Sub does not report how many messages that replays; returns
-        :data:`SEEK_COUNT_UNKNOWN`.
+        Pub/Sub does not report how many messages that replays.
         """
         stamp = timestamp_pb2.Timestamp()
         stamp.FromDatetime(time.astimezone(UTC).replace(tzinfo=None))
@@ -288,7 +268,6 @@ class PubSubBus:
                 request={"subscription": self.subscription_path(subscription), "time": stamp}
             )
         self._deliveries.forget_subscription(subscription)
-        return SEEK_COUNT_UNKNOWN
 
     def create_snapshot(self, snapshot: str, subscription: str) -> None:
         """Capture the subscription's acknowledgement state, to seek back to it later."""

@@ -40,21 +40,18 @@ def default_project() -> str | None:
 
 
 def publisher(project: str, emulator_host: str = "") -> Any:
-    """A Pub/Sub PublisherClient (batching publishes made within a few milliseconds)."""
+    """A Pub/Sub PublisherClient (its admin calls, and its transport for Publish requests)."""
 
     def build() -> Any:
         import google.cloud.pubsub_v1 as pubsub_v1
 
-        # Batches close after 5 ms or 100 messages: publishes from concurrent
-        # threads share one request without making a lone publish wait long.
-        batching = pubsub_v1.types.BatchSettings(max_messages=100, max_latency=0.005)
         if not emulator_host:
-            return pubsub_v1.PublisherClient(batch_settings=batching)
+            return pubsub_v1.PublisherClient()
         import grpc
         from google.pubsub_v1.services.publisher.transports import PublisherGrpcTransport
 
         transport = PublisherGrpcTransport(channel=grpc.insecure_channel(emulator_host))
-        return pubsub_v1.PublisherClient(batch_settings=batching, transport=transport)
+        return pubsub_v1.PublisherClient(transport=transport)
 
     return _shared("publisher", project, emulator_host, build)
 

@@ -68,9 +68,39 @@ class FirestoreTransaction:
         if path not in self._read:
             ref = self._store._ref(path)
             with translated(f"read {path}"):
-                snapshot = ref.get(transaction=self._native)
+                if self._native.in_progress:
+                    snapshot = ref.get(transaction=self._native)
+                else:
+                    snapshot = self._begin_with(ref)
             self._read[path] = from_firestore(snapshot.to_dict()) if snapshot.exists else None
         return self._read[path]
+
+    def _begin_with(self, ref: Any) -> Any:
+        """Read ``ref`` and begin the transaction in the same request (one round trip less).
+
+        The client library begins with a BeginTransaction request of its own; Firestore
+        also begins one on the first read that asks for it (``new_transaction``).
+        """
+        from google.cloud.firestore_v1.base_client import _parse_batch_get
+
+        client = self._store.client
+        responses = client._firestore_api.batch_get_documents(
+            request={
+                "database": client._database_string,
+                "documents": [ref._document_path],
+                "new_transaction": {"read_write": {}},
+            },
+            metadata=client._rpc_metadata,
+        )
+        snapshot = None
+        for response in responses:
+            if response.transaction:
+                self._native._id = response.transaction
+            if response._pb.WhichOneof("result"):
+                snapshot = _parse_batch_get(response, {ref._document_path: ref}, client)
+        if snapshot is None or not self._native.in_progress:
+            raise api.InternalServerError(f"Firestore began no transaction reading {ref.path}")
+        return snapshot
 
     def set(self, path: str, data: Document) -> None:
         kind = self._writes[path][0] if path in self._writes else "set"
@@ -95,6 +125,8 @@ class FirestoreTransaction:
                 self._native.set(ref, data)
         with translated("commit transaction"):
             try:
+                if not self._native.in_progress:  # nothing was read: begin now
+                    self._native._begin()
                 self._native._commit()
             except api.AlreadyExists as exc:  # a create lost to a concurrent writer
                 raise AlreadyExists(f"document already exists ({exc.message})") from exc
@@ -168,8 +200,7 @@ class FirestoreDocumentStore:
             native = self.client.transaction(max_attempts=1)
             # The public entry point, @transactional, re-runs a function on contention;
             # a with-block cannot be re-run, so begin/commit/rollback are driven here.
-            with translated("begin transaction"):
-                native._begin()
+            # The transaction begins with its first read (or at commit, if none).
             scope = FirestoreTransaction(self, native)
             try:
                 yield scope

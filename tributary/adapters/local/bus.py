@@ -6,7 +6,8 @@ A pulled message is leased until its ack deadline; if it is neither acked nor
 nacked by then it becomes available again (redelivery). A nack makes it
 available after exponential backoff. Once a message has been delivered
 ``max_attempts`` times and comes back once more, it is forwarded to the dead-letter
-topic instead, with the attributes Pub/Sub sets. Acked messages of a subscription
+topic instead, with the attributes Pub/Sub sets; as on Pub/Sub, a dead-letter
+policy allows 5 to 100 attempts. Acked messages of a subscription
 that retains them stay until the retention period ends, so ``seek`` can
 redeliver them.
 """
@@ -19,14 +20,11 @@ import time
 import uuid
 from datetime import datetime
 
-from tributary.adapters.local import snapshots
+from tributary.adapters.local import policies, replay, snapshots
 from tributary.adapters.local.db import Database
 from tributary.clock import SystemClock, from_epoch, to_epoch
 from tributary.errors import NotFound
 from tributary.ports import (
-    DLQ_DELIVERY_ATTEMPTS,
-    DLQ_SOURCE_MESSAGE_ID,
-    DLQ_SOURCE_SUBSCRIPTION,
     Clock,
     Message,
     SubscriptionConfig,
@@ -47,6 +45,7 @@ class LocalBus:
             conn.execute("INSERT OR IGNORE INTO topics (name) VALUES (?)", (topic,))
 
     def create_subscription(self, config: SubscriptionConfig) -> None:
+        max_attempts = policies.max_attempts(config)
         with self._db.write() as conn:
             self._require_topic(conn, config.topic)
             if config.dead_letter_topic:
@@ -61,7 +60,7 @@ class LocalBus:
                     config.name,
                     config.topic,
                     config.ack_deadline_s,
-                    config.max_delivery_attempts,
+                    max_attempts,
                     config.dead_letter_topic,
                     config.min_backoff_s,
                     config.max_backoff_s,
@@ -75,11 +74,11 @@ class LocalBus:
         )
         if row is None:
             raise NotFound(f"no subscription {name!r}")
-        return _config_from_row(row)
+        return policies.config_from_row(row)
 
     def subscriptions(self) -> list[SubscriptionConfig]:
         rows = self._db.read().execute("SELECT * FROM subscriptions ORDER BY name").fetchall()
-        return [_config_from_row(row) for row in rows]
+        return [policies.config_from_row(row) for row in rows]
 
     # -- publish -------------------------------------------------------------
 
@@ -158,7 +157,7 @@ class LocalBus:
                 (subscription, now, max_messages),
             ).fetchall()
             for row in rows:
-                if self._exhausted(sub, row["attempts"]):
+                if policies.exhausted(sub, row["attempts"]):
                     self._dead_letter(conn, sub, row)
                     continue
                 token = uuid.uuid4().hex
@@ -217,7 +216,7 @@ class LocalBus:
                 ).fetchone()
                 if row is None:  # lease already expired or message acked: nothing to give back
                     continue
-                if self._exhausted(sub, row["attempts"]):
+                if policies.exhausted(sub, row["attempts"]):
                     self._dead_letter(conn, sub, row)
                     continue
                 backoff = min(
@@ -245,27 +244,13 @@ class LocalBus:
 
     def seek(self, subscription: str, time: datetime) -> int:
         """Like Pub/Sub seek to a time: later messages are redelivered, earlier ones acked."""
-        cutoff = to_epoch(time)
-        now = to_epoch(self._clock.now())
         with self._db.write() as conn:
-            sub = conn.execute(
-                "SELECT * FROM subscriptions WHERE name=?", (subscription,)
-            ).fetchone()
-            if sub is None:
+            if (
+                conn.execute("SELECT 1 FROM subscriptions WHERE name=?", (subscription,)).fetchone()
+                is None
+            ):
                 raise NotFound(f"no subscription {subscription!r}")
-            conn.execute(
-                "UPDATE deliveries SET state='acked', acked_at=?, lease_token=NULL"
-                " WHERE subscription=? AND state IN ('ready','leased') AND message IN"
-                " (SELECT id FROM messages WHERE publish_time<?)",
-                (now, subscription, cutoff),
-            )
-            cursor = conn.execute(
-                "UPDATE deliveries SET state='ready', attempts=0, available_at=?, lease_token=NULL,"
-                " acked_at=NULL WHERE subscription=? AND state IN ('ready','leased','acked')"
-                " AND message IN (SELECT id FROM messages WHERE publish_time>=?)",
-                (now, subscription, cutoff),
-            )
-            return cursor.rowcount
+            return replay.seek(conn, subscription, to_epoch(time), to_epoch(self._clock.now()))
 
     def create_snapshot(self, snapshot: str, subscription: str) -> None:
         """Remember which messages ``subscription`` has not acknowledged yet."""
@@ -279,15 +264,8 @@ class LocalBus:
 
     def purge(self, retention_s: float) -> int:
         """Drop acked deliveries and orphaned messages older than the retention period."""
-        horizon = to_epoch(self._clock.now()) - retention_s
         with self._db.write() as conn:
-            conn.execute("DELETE FROM deliveries WHERE state='acked' AND acked_at<?", (horizon,))
-            cursor = conn.execute(
-                "DELETE FROM messages WHERE publish_time<? AND id NOT IN"
-                " (SELECT message FROM deliveries)",
-                (horizon,),
-            )
-            return cursor.rowcount
+            return replay.purge(conn, to_epoch(self._clock.now()) - retention_s)
 
     # -- inspection ----------------------------------------------------------
 
@@ -305,22 +283,8 @@ class LocalBus:
 
     # -- internals -----------------------------------------------------------
 
-    @staticmethod
-    def _exhausted(sub: sqlite3.Row, attempts: int) -> bool:
-        max_attempts = sub["max_attempts"]
-        return (
-            bool(sub["dead_letter_topic"]) and max_attempts is not None and attempts >= max_attempts
-        )
-
     def _dead_letter(self, conn: sqlite3.Connection, sub: sqlite3.Row, row: sqlite3.Row) -> None:
-        attributes = json.loads(row["attributes"])
-        attributes.update(
-            {
-                DLQ_SOURCE_SUBSCRIPTION: sub["name"],
-                DLQ_DELIVERY_ATTEMPTS: str(row["attempts"]),
-                DLQ_SOURCE_MESSAGE_ID: row["message_id"],
-            }
-        )
+        attributes = policies.dead_letter_attributes(sub, row)
         self._publish(conn, sub["dead_letter_topic"], bytes(row["data"]), attributes)
         conn.execute(
             "UPDATE deliveries SET state='dead', lease_token=NULL WHERE subscription=? AND message=?",
@@ -345,16 +309,3 @@ class LocalBus:
 def _split_ack_id(ack_id: str) -> tuple[int, str]:
     message, _, token = ack_id.partition(":")
     return int(message), token
-
-
-def _config_from_row(row: sqlite3.Row) -> SubscriptionConfig:
-    return SubscriptionConfig(
-        name=row["name"],
-        topic=row["topic"],
-        ack_deadline_s=row["ack_deadline_s"],
-        max_delivery_attempts=row["max_attempts"],
-        dead_letter_topic=row["dead_letter_topic"],
-        min_backoff_s=row["min_backoff_s"],
-        max_backoff_s=row["max_backoff_s"],
-        retain_acked=bool(row["retain_acked"]),
-    )
