@@ -163,7 +163,7 @@ def _seek(settings: Settings, args: argparse.Namespace) -> int:
     subscription = STAGES[0].subscription
     with _pipeline(settings, run_here=bool(args.seek) and not args.no_wait) as backend:
         if args.snapshot:
-            backend.bus.create_snapshot(args.snapshot, subscription)  # type: ignore[attr-defined]
+            backend.bus.create_snapshot(args.snapshot, subscription)
             _say(f"snapshot {args.snapshot} of {subscription} taken; `replay --seek` returns to it")
             return EXIT_OK
         try:
@@ -173,7 +173,7 @@ def _seek(settings: Settings, args: argparse.Namespace) -> int:
         if moment is not None:
             count: Any = backend.bus.seek(subscription, datetime.fromisoformat(moment))
         else:
-            count = backend.bus.seek_to_snapshot(subscription, args.seek)  # type: ignore[attr-defined]
+            count = backend.bus.seek_to_snapshot(subscription, args.seek)
         known = isinstance(count, int) and count >= 0
         _say(
             f"{subscription} rewound to {args.seek}: "

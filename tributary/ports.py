@@ -196,6 +196,14 @@ class Bus(Protocol):
         """
         ...
 
+    def create_snapshot(self, snapshot: str, subscription: str) -> None:
+        """Remember which of the subscription's messages are not acknowledged yet."""
+        ...
+
+    def seek_to_snapshot(self, subscription: str, snapshot: str) -> int | None:
+        """Restore the acknowledgement state ``snapshot`` captured (count where known)."""
+        ...
+
 
 class Clock(Protocol):
     def now(self) -> datetime: ...
