@@ -160,7 +160,7 @@ def cmd_replay(settings: Settings, args: argparse.Namespace) -> int:
 
 
 def _seek(settings: Settings, args: argparse.Namespace) -> int:
-    subscription = STAGES[0].subscription
+    subscription = args.subscription or STAGES[0].subscription
     with _pipeline(settings, run_here=bool(args.seek) and not args.no_wait) as backend:
         if args.snapshot:
             backend.bus.create_snapshot(args.snapshot, subscription)
@@ -248,6 +248,10 @@ def add_parsers(sub: Any) -> None:
     replay.add_argument("--timeout", type=float, default=3600.0)
     replay.add_argument("--seek", metavar="TIME|SNAPSHOT", help="rewind the jobs subscription")
     replay.add_argument("--snapshot", metavar="NAME", help="take a snapshot to --seek to later")
+    replay.add_argument(
+        "--subscription",
+        help="for --seek/--snapshot: the jobs subscription (on Google Cloud, Eventarc names it)",
+    )
     replay.set_defaults(func=cmd_replay)
 
     fill = sub.add_parser("backfill", help="create jobs for objects already in the bucket")
