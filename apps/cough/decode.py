@@ -114,10 +114,10 @@ def _decode_container(
     if declared is not None and declared > max_seconds + DURATION_SLACK_S:
         raise TooLong(_too_long_message(declared, max_seconds))
 
-    resampler = av.AudioResampler(format="flt", layout="mono", rate=sample_rate)
-    limit = int((max_seconds + DURATION_SLACK_S) * sample_rate)
-    chunks: list[np.ndarray] = []
-    total = packets = bad = 0
+    limit_s = max_seconds + DURATION_SLACK_S
+    pieces: list[np.ndarray] = []
+    first: av.AudioFrame | None = None
+    decoded = packets = bad = 0  # samples at the stream's own rate
     for packet in container.demux(stream):
         if packet.size == 0:  # the demuxer's end-of-stream marker
             continue
@@ -128,29 +128,58 @@ def _decode_container(
             bad += 1
             continue
         for frame in frames:
-            for out in resampler.resample(frame):
-                chunks.append(out.to_ndarray()[0])
-                total += out.samples
-        if total > limit:
+            if first is None:
+                first = frame
+            elif not _same_shape(frame, first):
+                raise CorruptMedia("the audio changes sample format, channels or rate part-way")
+            pieces.append(frame.to_ndarray())
+            decoded += frame.samples
+        if first is not None and decoded > limit_s * first.sample_rate:
             raise TooLong(_too_long_message(declared, max_seconds))
-    for out in resampler.resample(None):
-        chunks.append(out.to_ndarray()[0])
-        total += out.samples
 
-    if total == 0:
+    if first is None or decoded == 0:
         raise CorruptMedia(
             "no audio could be decoded from the file; it may be damaged or truncated"
         )
+    samples = _mono_float32(pieces, first, sample_rate)
+    total = len(samples)
     if bad > _MAX_BAD_PACKET_FRACTION * packets:
         raise CorruptMedia(f"{bad} of {packets} audio packets could not be decoded")
-    if total > limit:
+    if total > limit_s * sample_rate:
         raise TooLong(_too_long_message(declared, max_seconds))
     if declared is not None and total / sample_rate < 0.9 * declared - DURATION_SLACK_S:
         raise CorruptMedia(
             f"the file is truncated: it declares {declared:.1f} s of audio "
             f"but only {total / sample_rate:.1f} s could be decoded"
         )
-    return np.concatenate(chunks).astype(np.float32, copy=False)
+    return samples
+
+
+def _same_shape(frame: av.AudioFrame, first: av.AudioFrame) -> bool:
+    return (
+        frame.format.name == first.format.name
+        and frame.layout.name == first.layout.name
+        and frame.sample_rate == first.sample_rate
+    )
+
+
+def _mono_float32(pieces: list[np.ndarray], like: av.AudioFrame, sample_rate: int) -> np.ndarray:
+    """Decoded frames (all shaped as ``like``) → mono float32 at ``sample_rate``.
+
+    One resampler call for the whole recording: fed frame by frame (a 5-s Opus clip
+    is 250 frames), the per-call cost of the resampler's filter graph was more than
+    the resampling itself.
+    """
+    mono_float = like.format.name in ("flt", "fltp") and like.layout.nb_channels == 1
+    if mono_float and like.sample_rate == sample_rate:  # already what the features read
+        return np.concatenate(pieces, axis=1)[0]
+    joined = av.AudioFrame.from_ndarray(
+        np.concatenate(pieces, axis=1), format=like.format.name, layout=like.layout.name
+    )
+    joined.sample_rate = like.sample_rate
+    resampler = av.AudioResampler(format="flt", layout="mono", rate=sample_rate)
+    out = [*resampler.resample(joined), *resampler.resample(None)]
+    return np.concatenate([frame.to_ndarray()[0] for frame in out]).astype(np.float32, copy=False)
 
 
 def _declared_seconds(
