@@ -114,10 +114,9 @@ def _decode_container(
     if declared is not None and declared > max_seconds + DURATION_SLACK_S:
         raise TooLong(_too_long_message(declared, max_seconds))
 
-    limit_s = max_seconds + DURATION_SLACK_S
-    pieces: list[np.ndarray] = []
-    first: av.AudioFrame | None = None
-    decoded = packets = bad = 0  # samples at the stream's own rate
+    limit = int((max_seconds + DURATION_SLACK_S) * sample_rate)
+    resampler = _BatchedResampler(sample_rate)
+    packets = bad = 0
     for packet in container.demux(stream):
         if packet.size == 0:  # the demuxer's end-of-stream marker
             continue
@@ -128,24 +127,19 @@ def _decode_container(
             bad += 1
             continue
         for frame in frames:
-            if first is None:
-                first = frame
-            elif not _same_shape(frame, first):
-                raise CorruptMedia("the audio changes sample format, channels or rate part-way")
-            pieces.append(frame.to_ndarray())
-            decoded += frame.samples
-        if first is not None and decoded > limit_s * first.sample_rate:
+            resampler.add(frame)
+        if resampler.seconds * sample_rate > limit:
             raise TooLong(_too_long_message(declared, max_seconds))
+    samples = resampler.finish()
+    total = len(samples)
 
-    if first is None or decoded == 0:
+    if total == 0:
         raise CorruptMedia(
             "no audio could be decoded from the file; it may be damaged or truncated"
         )
-    samples = _mono_float32(pieces, first, sample_rate)
-    total = len(samples)
     if bad > _MAX_BAD_PACKET_FRACTION * packets:
         raise CorruptMedia(f"{bad} of {packets} audio packets could not be decoded")
-    if total > limit_s * sample_rate:
+    if total > limit:
         raise TooLong(_too_long_message(declared, max_seconds))
     if declared is not None and total / sample_rate < 0.9 * declared - DURATION_SLACK_S:
         raise CorruptMedia(
@@ -155,31 +149,65 @@ def _decode_container(
     return samples
 
 
-def _same_shape(frame: av.AudioFrame, first: av.AudioFrame) -> bool:
-    return (
-        frame.format.name == first.format.name
-        and frame.layout.name == first.layout.name
-        and frame.sample_rate == first.sample_rate
-    )
+class _BatchedResampler:
+    """Decoded frames → mono float32 at ``rate``, through the resampler a second at a time.
 
-
-def _mono_float32(pieces: list[np.ndarray], like: av.AudioFrame, sample_rate: int) -> np.ndarray:
-    """Decoded frames (all shaped as ``like``) → mono float32 at ``sample_rate``.
-
-    One resampler call for the whole recording: fed frame by frame (a 5-s Opus clip
-    is 250 frames), the per-call cost of the resampler's filter graph was more than
-    the resampling itself.
+    A 5-s Opus clip decodes to 250 frames: fed one by one, the per-call cost of
+    PyAV's resampler (a filter graph) was more than the resampling itself. Joining
+    about a second of frames per call keeps that cost small and the memory bounded.
     """
-    mono_float = like.format.name in ("flt", "fltp") and like.layout.nb_channels == 1
-    if mono_float and like.sample_rate == sample_rate:  # already what the features read
-        return np.concatenate(pieces, axis=1)[0]
-    joined = av.AudioFrame.from_ndarray(
-        np.concatenate(pieces, axis=1), format=like.format.name, layout=like.layout.name
+
+    _BATCH_S = 1.0
+
+    def __init__(self, rate: int) -> None:
+        self._resampler = av.AudioResampler(format="flt", layout="mono", rate=rate)
+        self._pending: list[av.AudioFrame] = []
+        self._pending_samples = 0
+        self._out: list[np.ndarray] = []
+        self.seconds = 0.0  # decoded so far
+
+    def add(self, frame: av.AudioFrame) -> None:
+        if self._pending and not _same_shape(frame, self._pending[0]):
+            # Joined only with its like; the resampler then refuses the new shape,
+            # as it did frame by frame.
+            self._flush()
+        self._pending.append(frame)
+        self._pending_samples += frame.samples
+        self.seconds += frame.samples / frame.sample_rate
+        if self._pending_samples >= self._BATCH_S * frame.sample_rate:
+            self._flush()
+
+    def finish(self) -> np.ndarray:
+        self._flush()
+        self._convert(None)
+        if not self._out:
+            return np.zeros(0, dtype=np.float32)
+        return np.concatenate(self._out).astype(np.float32, copy=False)
+
+    def _flush(self) -> None:
+        if not self._pending:
+            return
+        like = self._pending[0]
+        joined = av.AudioFrame.from_ndarray(
+            np.concatenate([frame.to_ndarray() for frame in self._pending], axis=1),
+            format=like.format.name,
+            layout=like.layout.name,
+        )
+        joined.sample_rate = like.sample_rate
+        self._pending, self._pending_samples = [], 0
+        self._convert(joined)
+
+    def _convert(self, frame: av.AudioFrame | None) -> None:
+        for out in self._resampler.resample(frame):
+            self._out.append(out.to_ndarray()[0])
+
+
+def _same_shape(frame: av.AudioFrame, other: av.AudioFrame) -> bool:
+    return (
+        frame.format.name == other.format.name
+        and frame.layout.name == other.layout.name
+        and frame.sample_rate == other.sample_rate
     )
-    joined.sample_rate = like.sample_rate
-    resampler = av.AudioResampler(format="flt", layout="mono", rate=sample_rate)
-    out = [*resampler.resample(joined), *resampler.resample(None)]
-    return np.concatenate([frame.to_ndarray()[0] for frame in out]).astype(np.float32, copy=False)
 
 
 def _declared_seconds(
