@@ -13,7 +13,7 @@ import logging
 import threading
 from collections.abc import Callable
 
-from tributary import deadletters, intake, watchdog
+from tributary import cpu, deadletters, intake, watchdog
 from tributary.backend import Backend
 from tributary.logs import event
 from tributary.ports import Message
@@ -85,6 +85,7 @@ class Runner:
         self.handlers = handlers(backend)
 
     def start(self) -> Runner:
+        cpu.one_blas_thread()
         for subscription, handler in self.handlers.items():
             for index in range(self._threads_per_sub):
                 self._spawn(f"{subscription}#{index}", self._consume, subscription, handler)

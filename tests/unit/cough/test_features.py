@@ -84,18 +84,22 @@ def test_frame_features_match_librosa(extractor: FeatureExtractor, clip: str) ->
     assert set(actual) == set(expected)
     for name, reference in expected.items():
         assert actual[name].shape == reference.shape, name
+        # The extractor computes in float32 (librosa in float64): errors are a few
+        # float32 ulps (1.2e-7) of the feature's largest value, at most 1e-6 of it on
+        # these clips; the tolerance leaves room for other BLAS/FFT builds.
         scale = max(float(np.abs(reference).max()), 1e-3)
         np.testing.assert_allclose(
-            actual[name], reference, rtol=1e-6, atol=1e-6 * scale, err_msg=name
+            actual[name], reference, rtol=1e-6, atol=5e-6 * scale, err_msg=name
         )
 
 
 def test_the_stft_matches_librosa(extractor: FeatureExtractor) -> None:
     y = CLIPS["dry"].astype(np.float64)
 
-    np.testing.assert_allclose(
-        extractor.stft(y), librosa.stft(y, n_fft=SPEC.n_fft, hop_length=SPEC.hop_length), atol=1e-9
-    )
+    reference = librosa.stft(y, n_fft=SPEC.n_fft, hop_length=SPEC.hop_length)
+
+    # float32: within a few ulps of the largest bin (6e-8 of it at most on the test clips).
+    np.testing.assert_allclose(extractor.stft(y), reference, atol=4e-7 * np.abs(reference).max())
 
 
 def test_vector_length_is_fixed_whatever_the_clip_length(extractor: FeatureExtractor) -> None:
