@@ -3,8 +3,11 @@
 Delivery is at least once, so every step is idempotent:
 - the stage is claimed for ``(job, stage, run)`` in a transaction; a duplicate
   delivery of finished work is acknowledged without doing it again;
-- the next stage's message is published *before* the stage is recorded as
-  finished, so a crash in between repeats the stage rather than losing the job;
+- a stage records itself finished and saves the next stage's message in one
+  transaction, then publishes it (:mod:`tributary.outbox`): a crash in between
+  leaves the message saved, and the next delivery of this stage sends it;
+- the first stage pins the run's model version; a redelivered first message of a
+  finished job whose model changed starts a new run (a seek, :mod:`tributary.runs`);
 - a permanent error fails the job at once; a transient one leaves the message
   unacknowledged (nack) so the bus redelivers it with backoff; on the last
   allowed attempt the job fails with ``exhausted_retries`` and the bus moves
@@ -16,21 +19,21 @@ from __future__ import annotations
 import json
 import logging
 import time
-from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Literal
 
 from pydantic import ValidationError
 
-from schemas import BlobRef, JobDocument, ModelRef, StageMessage
+from schemas import JobDocument, ModelRef, StageMessage
 from tributary import cache, jobs, outbox, payloads, runs
 from tributary.apps import App, StageContext, get_app
 from tributary.backend import Backend
 from tributary.config import Settings
-from tributary.errors import NotFound, PermanentError, TransientError, TributaryError
+from tributary.errors import PermanentError, TransientError, TributaryError
 from tributary.logs import event, for_job
-from tributary.ports import BlobStore, Message, Transaction
+from tributary.ports import Message, Transaction
 from tributary.registry import registry_for
+from tributary.stage_files import input_reader, result_writer
 from tributary.topology import STAGES, TOPIC_RESULTS, StageRoute
 
 Outcome = Literal["ack", "nack"]
@@ -147,9 +150,9 @@ class StageHarness:
         ctx = StageContext(
             job_id=job.job_id,
             settings=self.settings,
-            read_blob=self._read_blob,
+            read_blob=input_reader(self.backend.blobs),
             log=log,
-            write_blob=self._blob_writer(job.job_id, msg.run),
+            write_blob=result_writer(self.backend.blobs, job.job_id, msg.run),
             run=msg.run,
             model_version=version,
         )
@@ -298,17 +301,6 @@ class StageHarness:
                         txn.set(jobs.job_path(msg.job_id), jobs.dump(released))
         return "nack"
 
-    def _blob_writer(self, job_id: str, run: int) -> Callable[[str, bytes, str], BlobRef]:
-        def write(name: str, data: bytes, content_type: str) -> BlobRef:
-            if "/" in name or name.startswith("."):
-                raise ValueError(f"result file names are plain names, not paths: {name!r}")
-            info = self.backend.blobs.put(
-                f"results/{job_id}/{run}/{name}", data, content_type=content_type
-            )
-            return BlobRef(bucket=info.bucket, name=info.name, generation=info.generation)
-
-        return write
-
     def _flush_outbox(self, msg: StageMessage) -> None:
         """Finished, but the next stage never got its message (a crash after the commit)."""
         if self.route.stage == STAGES[-1].stage:
@@ -316,22 +308,6 @@ class StageHarness:
         saved = self.backend.documents.get(outbox.outbox_path(msg.job_id, self.route.stage))
         if saved is not None and outbox.pending(saved, msg.run):
             outbox.publish(self.backend.bus, saved)
-
-    def _read_blob(self, ref: BlobRef, max_bytes: int) -> bytes:
-        return read_input(self.backend.blobs, ref, max_bytes)
-
-
-def read_input(blobs: BlobStore, ref: BlobRef, max_bytes: int) -> bytes:
-    """A job's input object, refusing more than ``max_bytes`` and other buckets' objects."""
-    if ref.bucket != blobs.bucket:
-        raise PermanentError(f"bucket {ref.bucket!r} is not served here", code="invalid_input")
-    try:
-        return blobs.get(ref.name, ref.generation, max_bytes=max_bytes)
-    except NotFound as exc:
-        raise PermanentError(
-            f"the uploaded object gs://{ref.bucket}/{ref.name} no longer exists",
-            code="input_missing",
-        ) from exc
 
 
 def harnesses(backend: Backend) -> list[StageHarness]:

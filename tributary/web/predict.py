@@ -8,19 +8,17 @@ uploads (``uploads/{uid}/{app}/{job_id}.{ext}``), which also names the app.
 
 from __future__ import annotations
 
-import functools
 import time
 from collections.abc import Callable
 from typing import Any
 
-from schemas import BlobRef
 from tributary.apps import StageContext, app_names, get_app
 from tributary.backend import Backend
 from tributary.errors import NotFound, PermanentError
 from tributary.intake import blob_input, parse_upload_name
 from tributary.logs import for_job
 from tributary.registry import registry_for
-from tributary.stages import read_input
+from tributary.stage_files import input_reader
 
 
 class Forbidden(PermanentError):
@@ -46,7 +44,7 @@ def predict(backend: Backend, name: str, uid: str) -> dict[str, Any]:
     ctx = StageContext(
         job_id=upload.job_id,
         settings=settings,
-        read_blob=_reader(backend),
+        read_blob=input_reader(backend.blobs),
         log=for_job(upload.job_id, app=app.name, stage="predict"),
         model_version=_served_version(backend, app.name),
     )
@@ -86,7 +84,3 @@ def _timed(timings: dict[str, float], name: str, step: Callable[[], Any]) -> Any
     value = step()
     timings[name] = round((time.perf_counter() - started) * 1000, 3)
     return value
-
-
-def _reader(backend: Backend) -> Callable[[BlobRef, int], bytes]:
-    return functools.partial(read_input, backend.blobs)
