@@ -3,8 +3,7 @@
 // spectrogram.
 import { fileName } from "./api.js";
 import { byId, setText, show } from "./dom.js";
-import { renderStages, showError } from "./status.js";
-import { watchJob } from "./watch.js";
+import { followJob, showError } from "./status.js";
 
 const LABELS = { dry: "Dry cough", wet: "Wet cough", normal: "Normal (not confident)" };
 const MAX_RECORD_MS = 10000;
@@ -63,19 +62,7 @@ export function setupCough(api) {
 }
 
 function follow(api, ui, jobId) {
-  return watchJob(
-    api,
-    jobId,
-    (job) => {
-      renderStages(ui.stages, job);
-      if (job.state === "succeeded") renderResult(api, ui, job);
-      if (job.state === "failed") {
-        const error = job.error || {};
-        showError(ui.error, api.config, error.code || "internal_error", error.message);
-      }
-    },
-    (code, message) => showError(ui.error, api.config, code, message),
-  );
+  return followJob(api, ui, jobId, renderResult);
 }
 
 async function renderResult(api, ui, job) {

@@ -1,5 +1,6 @@
 // A job's progress and problems, as the person waiting sees them.
 import { clear, el, show } from "./dom.js";
+import { watchJob } from "./watch.js";
 
 const STEPS = [
   { key: "queued", label: "Queued" },
@@ -64,4 +65,22 @@ export function showError(box, config, code, detail) {
   }
   box.dataset.code = code;
   show(box);
+}
+
+// Watch a job: its stages live, its result once it succeeds, its error if it fails.
+// Returns the function that stops watching.
+export function followJob(api, ui, jobId, renderResult) {
+  return watchJob(
+    api,
+    jobId,
+    (job) => {
+      renderStages(ui.stages, job);
+      if (job.state === "succeeded") renderResult(api, ui, job);
+      if (job.state === "failed") {
+        const error = job.error || {};
+        showError(ui.error, api.config, error.code || "internal_error", error.message);
+      }
+    },
+    (code, message) => showError(ui.error, api.config, code, message),
+  );
 }

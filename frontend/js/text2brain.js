@@ -2,8 +2,7 @@
 // download it, and read the five most related articles.
 import { fileName } from "./api.js";
 import { byId, clear, el, setText, show } from "./dom.js";
-import { renderStages, showError } from "./status.js";
-import { watchJob } from "./watch.js";
+import { followJob, showError } from "./status.js";
 
 const EXAMPLES = [
   "finger tapping motor cortex",
@@ -76,19 +75,7 @@ async function warm(api, ui) {
 }
 
 function follow(api, ui, jobId) {
-  return watchJob(
-    api,
-    jobId,
-    (job) => {
-      renderStages(ui.stages, job);
-      if (job.state === "succeeded") renderResult(api, ui, job);
-      if (job.state === "failed") {
-        const error = job.error || {};
-        showError(ui.error, api.config, error.code || "internal_error", error.message);
-      }
-    },
-    (code, message) => showError(ui.error, api.config, code, message),
-  );
+  return followJob(api, ui, jobId, renderResult);
 }
 
 async function renderResult(api, ui, job) {
