@@ -98,18 +98,21 @@ def cmd_models(settings: Settings, args: argparse.Namespace) -> int:
 # -- replay ----------------------------------------------------------------------
 
 
-def parse_when(text: str | None, now: datetime) -> str | None:
-    """An ISO time, or an age like 90m, 36h, 7d before now, as a stored timestamp."""
-    if not text:
-        return None
+def parse_moment(text: str, now: datetime) -> datetime:
+    """An ISO time (UTC unless it says otherwise), or an age like 90m, 36h, 7d before now."""
     units = {"s": 1, "m": 60, "h": 3600, "d": 86400}
     if text[-1:] in units and text[:-1].isdigit():
-        return format_timestamp(now - timedelta(seconds=int(text[:-1]) * units[text[-1]]))
+        return now - timedelta(seconds=int(text[:-1]) * units[text[-1]])
     try:
         moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
     except ValueError as exc:
         raise ConfigError(f"{text!r} is neither an ISO time nor an age like 36h or 7d") from exc
-    return format_timestamp(moment if moment.tzinfo else moment.replace(tzinfo=UTC))
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+
+
+def parse_when(text: str | None, now: datetime) -> str | None:
+    """:func:`parse_moment` as a stored timestamp (jobs compare them as strings)."""
+    return format_timestamp(parse_moment(text, now)) if text else None
 
 
 def _selection(args: argparse.Namespace) -> Selection:
@@ -167,11 +170,11 @@ def _seek(settings: Settings, args: argparse.Namespace) -> int:
             _say(f"snapshot {args.snapshot} of {subscription} taken; `replay --seek` returns to it")
             return EXIT_OK
         try:
-            moment = parse_when(args.seek, datetime.now(UTC))
+            moment: datetime | None = parse_moment(args.seek, datetime.now(UTC))
         except ConfigError:
-            moment = None
+            moment = None  # not a time: the name of a snapshot
         if moment is not None:
-            count: Any = backend.bus.seek(subscription, datetime.fromisoformat(moment))
+            count: Any = backend.bus.seek(subscription, moment)
         else:
             count = backend.bus.seek_to_snapshot(subscription, args.seek)
         known = isinstance(count, int) and count >= 0

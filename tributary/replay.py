@@ -165,13 +165,16 @@ def selected(
 
 def _version_filter(backend: Backend, selection: Selection) -> Callable[[JobDocument], bool]:
     registry = registry_for(backend)
+    orders: dict[str, list[str]] = {}  # per app: one registry read, not one per job
 
     def keep(job: JobDocument) -> bool:
         version = job.model.version if job.model else None
         if selection.stale and version == registry.active(job.app):
             return False
         if selection.older_than:
-            order = registry.order(job.app)
+            if job.app not in orders:
+                orders[job.app] = registry.order(job.app)
+            order = orders[job.app]
             if version is None or selection.older_than not in order or version not in order:
                 return version is None  # never ran a model: it is older than any
             return order.index(version) < order.index(selection.older_than)
