@@ -80,10 +80,16 @@ class ModelRegistry:
             cached = self._cache.get(app)
         if cached is not None and cached[0] > time.monotonic():
             return cached[1]
-        document = self.backend.documents.get(registry_path(app)) or {}
-        version = document.get("active") or models.current_version(self.backend.settings, app)
+        version = self._active_in(self.backend.documents.get(registry_path(app)) or {}, app)
         with self._lock:
             self._cache[app] = (time.monotonic() + refresh, version)
+        return version
+
+    def _active_in(self, document: dict[str, Any], app: str) -> str | None:
+        """The document's active version; before any promotion, the one training left current."""
+        version: str | None = document.get("active") or models.current_version(
+            self.backend.settings, app
+        )
         return version
 
     def active_ref(self, app: str) -> ModelRef | None:
@@ -122,7 +128,7 @@ class ModelRegistry:
         now = self.backend.clock.now().isoformat()
         with self.backend.documents.transaction() as txn:
             document = txn.get(registry_path(app)) or {"app": app, "versions": {}, "history": []}
-            previous = document.get("active") or models.current_version(self.backend.settings, app)
+            previous = self._active_in(document, app)
             if previous and not document.get("history"):
                 # The version that served before the registry existed is history too.
                 document["history"] = [{"version": previous, "action": "promote", "at": now}]
