@@ -22,7 +22,7 @@ from schemas import TextInput
 from tests.conftest_emulators import emulator_settings
 from tests.helpers import wait_for, wait_terminal
 from tributary import client, deadletters, jobs
-from tributary.backend import Backend, open_backend
+from tributary.backend import Backend
 from tributary.emulators import EmulatorStack
 from tributary.functions_stack import FunctionsStack
 
@@ -40,13 +40,6 @@ def functions(
     )
     with stack:
         yield stack
-
-
-@pytest.fixture
-def backend(functions: FunctionsStack) -> Iterator[Backend]:
-    opened = open_backend(functions.settings)
-    yield opened
-    opened.close()
 
 
 def test_a_stage_that_keeps_failing_gives_up_itself_though_push_carries_no_attempt(

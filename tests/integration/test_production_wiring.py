@@ -27,7 +27,7 @@ from tests import audiofiles
 from tests.conftest_emulators import emulator_settings
 from tests.helpers import wait_terminal
 from tributary import client
-from tributary.backend import Backend, open_backend
+from tributary.backend import Backend
 from tributary.config import Settings
 from tributary.emulators import EmulatorStack
 from tributary.functions_stack import FunctionsStack
@@ -45,13 +45,6 @@ def functions(
     )
     with FunctionsStack(emulator_stack, settings, log_dir=tmp_path / "functions") as stack:
         yield stack
-
-
-@pytest.fixture
-def backend(functions: FunctionsStack) -> Iterator[Backend]:
-    opened = open_backend(functions.settings)
-    yield opened
-    opened.close()
 
 
 class Listener:

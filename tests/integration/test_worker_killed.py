@@ -16,7 +16,7 @@ from tests import audiofiles
 from tests.conftest_emulators import emulator_settings
 from tests.helpers import wait_for, wait_terminal
 from tributary import client, jobs
-from tributary.backend import Backend, open_backend
+from tributary.backend import Backend
 from tributary.config import Settings
 from tributary.emulators import EmulatorStack
 from tributary.functions_stack import FunctionsStack
@@ -42,13 +42,6 @@ def functions(
     )
     with FunctionsStack(emulator_stack, settings, log_dir=tmp_path / "functions") as stack:
         yield stack
-
-
-@pytest.fixture
-def backend(functions: FunctionsStack) -> Iterator[Backend]:
-    opened = open_backend(functions.settings)
-    yield opened
-    opened.close()
 
 
 def test_a_killed_inference_worker_is_redelivered_to_and_the_job_succeeds_once(
