@@ -122,3 +122,21 @@ def test_times_are_iso_or_ages() -> None:
     assert parse_when(None, now) is None
     with pytest.raises(ConfigError):
         parse_when("yesterday", now)
+
+
+def test_bad_requests_get_their_error_codes(
+    data: list[str], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    code, _out, err = _run(capsys, *data, "replay", "--resume", "nope")
+    assert code == 2 and "error: not_found:" in err
+    assert _run(capsys, *data, "replay", "--snapshot", "once")[0] == 0
+    code, _out, err = _run(capsys, *data, "replay", "--snapshot", "once")
+    assert code == 2 and "error: already_exists:" in err
+    code, _out, err = _run(capsys, *data, "replay", "--seek", "no-such-snapshot")
+    assert code == 2 and "error: not_found:" in err
+    empty = tmp_path / "not-a-model"
+    empty.mkdir()
+    code, _out, err = _run(capsys, *data, "models", "add", "echo", "v3", "--path", str(empty))
+    assert code == 2 and "error: config_error:" in err and "meta.json" in err
+    code, _out, err = _run(capsys, *data, "replay", "--since", "last tuesday", "--dry-run")
+    assert code == 2 and "error: config_error:" in err
