@@ -20,7 +20,7 @@ import time
 import uuid
 from datetime import datetime
 
-from tributary.adapters.local import policies, replay, snapshots
+from tributary.adapters.local import policies, replay, snapshots, wakeups
 from tributary.adapters.local.db import Database
 from tributary.clock import SystemClock, from_epoch, to_epoch
 from tributary.errors import NotFound
@@ -37,6 +37,7 @@ class LocalBus:
     def __init__(self, db: Database, clock: Clock | None = None) -> None:
         self._db = db
         self._clock = clock or SystemClock()
+        self._watcher = wakeups.watcher_for(db)
 
     # -- admin ---------------------------------------------------------------
 
@@ -125,8 +126,14 @@ class LocalBus:
             remaining = give_up - time.monotonic()
             if messages or remaining <= 0:
                 return messages
-            # Woken at once by a publish in this process; other processes are polled.
-            notifier.wait(seen, min(remaining, Database.POLL_INTERVAL_S), subscription)
+            # Woken at once by a publish in this process, and by the process's
+            # watcher when another process's message (or a redelivery) is ready.
+            notifier.wait(
+                seen,
+                min(remaining, wakeups.REPROBE_S),
+                subscription,
+                while_waiting=self._watcher.ensure_running,
+            )
 
     def _pull_once(self, subscription: str, max_messages: int) -> list[Message]:
         now = to_epoch(self._clock.now())

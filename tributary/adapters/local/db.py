@@ -3,14 +3,16 @@
 WAL mode lets readers and one writer work at once across threads and
 processes; a write committed before a process is killed is never lost.
 Waiters in this process are woken at once by :class:`Notifier`; other
-processes notice changes by polling.
+processes' changes are noticed by polling (for the bus, by one thread per
+process: :mod:`tributary.adapters.local.wakeups`).
 """
 
 from __future__ import annotations
 
 import sqlite3
 import threading
-from collections.abc import Iterable, Iterator
+from collections import Counter
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -72,6 +74,7 @@ class Notifier:
     def __init__(self) -> None:
         self._lock = threading.Lock()
         self._channels: dict[str, _Channel] = {}
+        self._waiters: Counter[str] = Counter()
 
     def _channel(self, name: str) -> _Channel:
         with self._lock:
@@ -90,13 +93,39 @@ class Notifier:
     def version(self, channel: str = ANY) -> int:
         return self._channel(channel).version
 
-    def wait(self, seen: int, timeout: float, channel: str = ANY) -> int:
-        """Wait until ``channel`` moves past ``seen`` or ``timeout`` passes."""
+    def wait(
+        self,
+        seen: int,
+        timeout: float,
+        channel: str = ANY,
+        *,
+        while_waiting: Callable[[], None] | None = None,
+    ) -> int:
+        """Wait until ``channel`` moves past ``seen`` or ``timeout`` passes.
+
+        ``while_waiting`` runs once this thread counts among the channel's waiters
+        (:meth:`waiting`), before it sleeps.
+        """
         state = self._channel(channel)
-        with state.cond:
-            if state.version == seen and timeout > 0:
-                state.cond.wait(timeout)
-            return state.version
+        with self._lock:
+            self._waiters[channel] += 1
+        try:
+            if while_waiting is not None:
+                while_waiting()
+            with state.cond:
+                if state.version == seen and timeout > 0:
+                    state.cond.wait(timeout)
+                return state.version
+        finally:
+            with self._lock:
+                self._waiters[channel] -= 1
+                if not self._waiters[channel]:
+                    del self._waiters[channel]
+
+    def waiting(self) -> list[str]:
+        """The channels (other than ``ANY``) some thread of this process waits on now."""
+        with self._lock:
+            return [name for name in self._waiters if name != self.ANY]
 
 
 _notifiers: dict[str, Notifier] = {}
