@@ -15,5 +15,11 @@ from threadpoolctl import threadpool_limits
 
 @functools.cache
 def one_blas_thread() -> None:
-    """Make the BLAS libraries loaded in this process (numpy's) use a single thread."""
+    """Make numpy's BLAS library use a single thread in this process.
+
+    threadpoolctl only sees libraries already loaded, so numpy is imported first:
+    called before anything imported it, the limit would silently do nothing.
+    """
+    import numpy  # noqa: F401 - loads the BLAS library the limit applies to
+
     threadpool_limits(limits=1, user_api="blas")
