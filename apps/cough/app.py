@@ -83,15 +83,16 @@ class CoughApp(App):
             min_seconds=max(self.settings.cough_min_seconds, model.extractor.min_seconds),
             max_seconds=self.settings.cough_max_seconds,
         )
+        vector, power = model.extractor.analyse(samples)
         features: Payload = {
-            "features": model.extractor.extract(samples),
+            "features": vector,
             "duration_s": round(duration, 3),
             "sample_rate": rate,
             "model": {"name": model.name, "version": model.version},
         }
         # The synchronous predict has no place for files; the pipeline's stages do.
         if ctx.write_blob is not None:
-            picture = ctx.write_blob(FILE_NAME, render_spectrogram(samples, rate), PNG_CONTENT_TYPE)
+            picture = ctx.write_blob(FILE_NAME, render_spectrogram(power), PNG_CONTENT_TYPE)
             features["spectrogram"] = {
                 "bucket": picture.bucket,
                 "name": picture.name,
