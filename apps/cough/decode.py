@@ -153,28 +153,33 @@ class _BatchedResampler:
     """Decoded frames → mono float32 at ``rate``, through the resampler a second at a time.
 
     A 5-s Opus clip decodes to 250 frames: fed one by one, the per-call cost of
-    PyAV's resampler (a filter graph) was more than the resampling itself. Joining
-    about a second of frames per call keeps that cost small and the memory bounded.
+    PyAV's resampler (a filter graph) was more than the resampling itself. Frames
+    are gathered in an FFmpeg audio FIFO (a copy in C, no Python array per frame)
+    and about a second of them goes through the resampler per call, which keeps
+    that cost small and the memory bounded.
     """
 
     _BATCH_S = 1.0
 
     def __init__(self, rate: int) -> None:
         self._resampler = av.AudioResampler(format="flt", layout="mono", rate=rate)
-        self._pending: list[av.AudioFrame] = []
-        self._pending_samples = 0
+        self._fifo = av.AudioFifo()
         self._out: list[np.ndarray] = []
         self.seconds = 0.0  # decoded so far
 
     def add(self, frame: av.AudioFrame) -> None:
-        if self._pending and not _same_shape(frame, self._pending[0]):
-            # Joined only with its like; the resampler then refuses the new shape,
-            # as it did frame by frame.
+        frame.pts = None  # the FIFO would check timestamps; only the samples matter here
+        try:
+            self._fifo.write(frame)
+        except ValueError:
+            # A frame unlike the ones before it (format, layout or rate changed
+            # mid-stream): those go first, and the resampler then refuses the new
+            # shape, as it did frame by frame.
             self._flush()
-        self._pending.append(frame)
-        self._pending_samples += frame.samples
+            self._fifo = av.AudioFifo()
+            self._fifo.write(frame)
         self.seconds += frame.samples / frame.sample_rate
-        if self._pending_samples >= self._BATCH_S * frame.sample_rate:
+        if self._fifo.samples >= self._BATCH_S * frame.sample_rate:
             self._flush()
 
     def finish(self) -> np.ndarray:
@@ -185,29 +190,12 @@ class _BatchedResampler:
         return np.concatenate(self._out).astype(np.float32, copy=False)
 
     def _flush(self) -> None:
-        if not self._pending:
-            return
-        like = self._pending[0]
-        joined = av.AudioFrame.from_ndarray(
-            np.concatenate([frame.to_ndarray() for frame in self._pending], axis=1),
-            format=like.format.name,
-            layout=like.layout.name,
-        )
-        joined.sample_rate = like.sample_rate
-        self._pending, self._pending_samples = [], 0
-        self._convert(joined)
+        if self._fifo.samples:
+            self._convert(self._fifo.read())
 
     def _convert(self, frame: av.AudioFrame | None) -> None:
         for out in self._resampler.resample(frame):
             self._out.append(out.to_ndarray()[0])
-
-
-def _same_shape(frame: av.AudioFrame, other: av.AudioFrame) -> bool:
-    return (
-        frame.format.name == other.format.name
-        and frame.layout.name == other.layout.name
-        and frame.sample_rate == other.sample_rate
-    )
 
 
 def _declared_seconds(

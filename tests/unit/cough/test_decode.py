@@ -167,3 +167,30 @@ def test_damaged_files_only_ever_raise_permanent_errors(fmt: str) -> None:
             assert exc.code in {"corrupt_media", "unsupported_media", "too_short"}, exc.code
         else:
             assert samples.dtype == np.float32 and np.all(np.isfinite(samples))
+
+
+def test_frames_gathered_a_second_at_a_time_keep_every_sample_and_refuse_a_shape_change() -> None:
+    import av
+
+    from apps.cough.decode import _BatchedResampler
+
+    def frame(values: np.ndarray, fmt: str, layout: str, rate: int) -> av.AudioFrame:
+        made = av.AudioFrame.from_ndarray(values, format=fmt, layout=layout)
+        made.sample_rate = rate
+        return made
+
+    tone = audiofiles.tone(2.5, freq=440.0, sample_rate=48000).astype(np.float32)
+    batched = _BatchedResampler(RATE)
+    for start in range(0, len(tone), 960):  # 20-ms frames, as Opus decodes
+        batched.add(frame(tone[None, start : start + 960], "fltp", "mono", 48000))
+    samples = batched.finish()
+    assert len(samples) == 2.5 * RATE
+    assert abs(dominant_frequency(samples, RATE) - 440.0) < 2.0
+
+    # Frames whose format changes mid-stream: what came before is converted, then
+    # the resampler refuses the new shape (decode_audio reports it as corrupt_media).
+    changed = _BatchedResampler(RATE)
+    changed.add(frame(tone[None, :960], "fltp", "mono", 48000))
+    with pytest.raises(ValueError, match="does not match"):
+        changed.add(frame(np.zeros((1, 2 * 441), np.int16), "s16", "stereo", 44100))
+        changed.finish()
