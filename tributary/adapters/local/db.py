@@ -12,7 +12,7 @@ from __future__ import annotations
 import sqlite3
 import threading
 from collections import Counter
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -84,11 +84,24 @@ class Notifier:
             return channel
 
     def notify(self, channels: Iterable[str] = ()) -> None:
-        for name in {self.ANY, *channels}:
+        """Wake every waiter on ``channels`` (and on ``ANY``)."""
+        self.notify_counts(dict.fromkeys(channels, 0))
+
+    def notify_counts(self, counts: Mapping[str, int]) -> None:
+        """Wake ``counts[channel]`` waiters of each channel (0: all of them), and all on ``ANY``.
+
+        A commit that published one message wakes one consumer, not every thread
+        waiting on the subscription: the others would only find it taken. Those that
+        were not asleep see the version move and look anyway.
+        """
+        for name, wake in {**counts, self.ANY: 0}.items():
             channel = self._channel(name)
             with channel.cond:
                 channel.version += 1
-                channel.cond.notify_all()
+                if wake > 0:
+                    channel.cond.notify(wake)
+                else:
+                    channel.cond.notify_all()
 
     def version(self, channel: str = ANY) -> int:
         return self._channel(channel).version
@@ -174,20 +187,23 @@ class Database:
             yield conn
             return
         conn.execute("BEGIN IMMEDIATE")
-        self._local.announced = set()
+        self._local.announced = Counter()
         try:
             yield conn
         except BaseException:
             conn.execute("ROLLBACK")
             raise
+        finally:
+            announced, self._local.announced = self._local.announced, None
         conn.execute("COMMIT")
-        self.notifier.notify(self._local.announced)
+        self.notifier.notify_counts(announced)
 
     def announce(self, *channels: str) -> None:
-        """Wake the waiters on ``channels`` once the current write transaction commits."""
-        announced: set[str] | None = getattr(self._local, "announced", None)
+        """Wake one waiter on each of ``channels`` once the current write transaction
+        commits (one per announcement: a channel announced twice wakes two)."""
+        announced: Counter[str] | None = getattr(self._local, "announced", None)
         if announced is None:
-            self.notifier.notify(channels)
+            self.notifier.notify_counts(Counter(channels))
         else:
             announced.update(channels)
 

@@ -8,7 +8,7 @@ worker polled 600 times a second, and while the worker was busy their wake-ups t
 the GIL from the stages. Now one thread per database file looks for all of them: it
 asks SQLite whether anything was committed since its last look (``PRAGMA
 data_version``, no table read), and only then which of the subscriptions somebody
-waits on have a message ready, waking just those. Times at which a leased or
+waits on have messages ready, waking one waiter per ready message. Times at which a leased or
 backed-off message becomes ready again are remembered, so no commit is needed to
 wake their consumers.
 
@@ -29,8 +29,10 @@ IDLE_EXIT_S = 2.0
 # message made ready by a test's fake clock (not the wall clock) is found.
 REPROBE_S = 0.25
 
-_READY_AT = (
-    "SELECT MIN(available_at) FROM deliveries WHERE subscription=? AND state IN ('ready','leased')"
+# How many messages are ready now, and when the next one that is not becomes ready.
+_READINESS = (
+    "SELECT SUM(available_at<=:now), MIN(CASE WHEN available_at>:now THEN available_at END)"
+    " FROM deliveries WHERE subscription=:subscription AND state IN ('ready','leased')"
 )
 
 
@@ -78,14 +80,15 @@ class ReadyWatcher:
             for subscription in waiting:
                 if not changed and due.get(subscription, float("inf")) > now:
                     continue
-                ready_at = conn.execute(_READY_AT, (subscription,)).fetchone()[0]
-                if ready_at is None:
+                ready, next_at = conn.execute(
+                    _READINESS, {"now": now, "subscription": subscription}
+                ).fetchone()
+                if ready:
+                    self._notifier.notify_counts({subscription: ready})
+                if next_at is None:
                     due.pop(subscription, None)
-                elif ready_at <= now:
-                    due.pop(subscription, None)
-                    self._notifier.notify((subscription,))
                 else:
-                    due[subscription] = ready_at
+                    due[subscription] = next_at
 
     def _retire(self) -> bool:
         """Stop unless a waiter arrived meanwhile (then it found this thread alive)."""
