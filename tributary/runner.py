@@ -1,8 +1,8 @@
 """Run the triggers and the three stages in-process, for the local backend.
 
-One consumer thread (or more) per subscription pulls a message, handles it and
-acks or nacks it before pulling the next, so stopping is simple: set the stop
-flag, let every thread finish the message it holds, join. Work that was not
+One consumer thread (or more) per subscription pulls a few messages, handles them
+in order and acks or nacks them before pulling again, so stopping is simple: set
+the stop flag, let every thread finish the messages it holds, join. Work that was not
 finished (a killed process) is redelivered by the bus after its ack deadline.
 """
 
@@ -22,6 +22,10 @@ from tributary.topology import SUB_DEAD_LETTER, SUB_ON_QUERY, SUB_ON_UPLOAD
 
 Handler = Callable[[Message], Outcome]
 _log = logging.getLogger("tributary.runner")
+# Messages a consumer thread takes per pull when a backlog is waiting (one when it
+# is not): a batch is handled in order and acknowledged in one transaction, so a
+# busy stage spends one pull and one ack on several messages.
+PULL_BATCH = 4
 
 
 def _upload_handler(backend: Backend) -> Handler:
@@ -118,22 +122,31 @@ class Runner:
         bus = self.backend.bus
         while not self._stop.is_set():
             try:
-                messages = bus.pull(subscription, max_messages=1, timeout=self._poll_timeout_s)
+                messages = bus.pull(
+                    subscription, max_messages=PULL_BATCH, timeout=self._poll_timeout_s
+                )
             except Exception as exc:
                 event(_log, "handler_crashed", logging.ERROR, subscription=subscription, error=exc)
                 self._stop.wait(1.0)
                 continue
+            done: list[str] = []
             for message in messages:
                 outcome = self._handle(subscription, handler, message)
-                try:
-                    if outcome == "ack":
-                        bus.ack(subscription, [message.ack_id])
-                    else:
-                        bus.nack(subscription, [message.ack_id])
-                except Exception as exc:
-                    event(
-                        _log, "handler_crashed", logging.ERROR, subscription=subscription, error=exc
-                    )
+                if outcome == "ack":
+                    done.append(message.ack_id)
+                else:
+                    self._settle(bus.nack, subscription, [message.ack_id])
+            if done:
+                self._settle(bus.ack, subscription, done)
+
+    @staticmethod
+    def _settle(
+        settle: Callable[[str, list[str]], None], subscription: str, ack_ids: list[str]
+    ) -> None:
+        try:
+            settle(subscription, ack_ids)
+        except Exception as exc:
+            event(_log, "handler_crashed", logging.ERROR, subscription=subscription, error=exc)
 
     @staticmethod
     def _handle(subscription: str, handler: Handler, message: Message) -> Outcome:
