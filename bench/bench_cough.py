@@ -19,6 +19,7 @@ import statistics
 import sys
 import tempfile
 import time
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -175,7 +176,31 @@ def _cpu_seconds(pids: list[int]) -> float:
     return total / os.sysconf("SC_CLK_TCK")
 
 
-def throughput(webm: Path, workdir: Path, n: int) -> dict[str, Any]:
+def throughput(webm: Path, workdir: Path, n: int, rounds: int) -> dict[str, Any]:
+    """``rounds`` batches, each drained by fresh workers: the median round, and the spread.
+
+    One round on this shared machine moves by a quarter from one minute to the next
+    (other people's work on the same cores); the median of a few is the figure.
+    """
+    runs = [_throughput_round(webm, workdir / f"batch-{i}", n) for i in range(rounds)]
+    steady = sorted(run["steady_clips_per_s"] for run in runs)
+    median = min(runs, key=lambda run: abs(run["steady_clips_per_s"] - steady[len(steady) // 2]))
+    floor_ms = compute_floor(webm, 50)
+    return {
+        "clips": n,
+        "rounds": rounds,
+        "worker_processes": median["worker_processes"],
+        "ours_clips_per_s": median["clips_per_s"],
+        "ours_steady_clips_per_s": median["steady_clips_per_s"],
+        "ours_steady_clips_per_s_rounds": [run["steady_clips_per_s"] for run in runs],
+        "ours_worker_cpu_ms_per_clip": median["worker_cpu_ms_per_clip"],
+        "ours_worker_cpu_ms_per_clip_rounds": [run["worker_cpu_ms_per_clip"] for run in runs],
+        "compute_floor_ms_per_clip": floor_ms,
+        "compute_floor_clips_per_s": median["worker_processes"] * 1000 / floor_ms,
+    }
+
+
+def _throughput_round(webm: Path, data_dir: Path, n: int) -> dict[str, Any]:
     """A batch submitted at once, then drained by one worker process per core.
 
     Two rates: from starting the workers to the last result (their start-up included:
@@ -187,7 +212,6 @@ def throughput(webm: Path, workdir: Path, n: int) -> dict[str, Any]:
 
     data = webm.read_bytes()
     cores = os.cpu_count() or 1
-    data_dir = workdir / "batch"
     backend = open_backend(_settings(data_dir))
     job_ids = [client.submit_file(backend, data, app="cough", filename="c.webm") for _ in range(n)]
     command = [str(ROOT / ".venv" / "bin" / "tributary"), "--log-level", "WARNING", "worker"]
@@ -197,26 +221,33 @@ def throughput(webm: Path, workdir: Path, n: int) -> dict[str, Any]:
     ]
     pids = [worker.pid for worker in workers]
     try:
-        first, _ = _wait_all_succeeded(backend, job_ids[:1])
-        cpu_at_first = _cpu_seconds(pids)
+        _wait_all_succeeded(backend, job_ids[:1])
+        cpu_from, cpu_from_at = _cpu_seconds(pids), time.time()
         _, last = _wait_all_succeeded(backend, job_ids)
-        cpu_used = _cpu_seconds(pids) - cpu_at_first
+        cpu_used = _cpu_seconds(pids) - cpu_from
     finally:
         for worker in workers:
             worker.terminate()
         for worker in workers:
             worker.wait(timeout=60)
+    # The jobs' own finish times, not when this process happened to look: on a busy
+    # machine the watcher can be late to see the first result, which shortened the
+    # span and flattered the rate.
+    finished = sorted(_finished_at(backend, job_id) for job_id in job_ids)
     backend.close()
-    floor_ms = compute_floor(webm, 50)
+    after = sum(1 for at in finished if at > cpu_from_at)
     return {
-        "clips": n,
         "worker_processes": cores,
-        "ours_clips_per_s": n / (last - started),
-        "ours_steady_clips_per_s": (n - 1) / (last - first),
-        "ours_worker_cpu_ms_per_clip": cpu_used / (n - 1) * 1000,
-        "compute_floor_ms_per_clip": floor_ms,
-        "compute_floor_clips_per_s": cores * 1000 / floor_ms,
+        "clips_per_s": n / (last - started),
+        "steady_clips_per_s": (n - 1) / (finished[-1] - finished[0]),
+        "worker_cpu_ms_per_clip": cpu_used / after * 1000,
     }
+
+
+def _finished_at(backend, job_id: str) -> float:  # type: ignore[no-untyped-def]
+    """When the job's last stage finished (epoch seconds)."""
+    document = backend.documents.get(f"jobs/{job_id}")
+    return datetime.fromisoformat(document["stages"]["lookup"]["finished_at"]).timestamp()
 
 
 def worker_memory(webm: Path, workdir: Path, n: int) -> float:
@@ -243,7 +274,9 @@ def main() -> int:
         print("cold start…", file=sys.stderr)
         cold = cold_start(webm, wav, workdir, reps=max(2, int(5 * scale)))
         print("throughput…", file=sys.stderr)
-        batch = throughput(webm, workdir, n=max(50, int(500 * scale)))
+        batch = throughput(
+            webm, workdir, n=max(50, int(500 * scale)), rounds=1 if args.quick else 3
+        )
         print("worker memory…", file=sys.stderr)
         memory = worker_memory(webm, workdir, n=max(20, int(200 * scale)))
         print("warm latency…", file=sys.stderr)
@@ -302,9 +335,10 @@ def _table(r: dict[str, Any]) -> str:
             f"{warm['baseline_p99_ms']:.0f} ms",
         ),
         (
-            "batch throughput, steady (first result → last)",
+            f"batch throughput, steady (first result → last), median of {batch['rounds']}",
             "≥ 50 clips/s",
-            f"{batch['ours_steady_clips_per_s']:.1f} clips/s",
+            f"{batch['ours_steady_clips_per_s']:.1f} clips/s"
+            f" (rounds: {', '.join(f'{r:.1f}' for r in batch['ours_steady_clips_per_s_rounds'])})",
             f"{batch['baseline_clips_per_s']:.2f} clips/s",
         ),
         (
