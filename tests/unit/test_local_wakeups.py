@@ -10,6 +10,7 @@ from __future__ import annotations
 import subprocess
 import sys
 import threading
+import time
 from pathlib import Path
 
 import pytest
@@ -100,3 +101,29 @@ def test_the_watcher_stops_when_nobody_waits(
     wait_until(lambda: not _watchers(backend), timeout=10, what="the idle watcher to stop")
     # The next waiter starts it again.
     assert _pull_what_another_process_publishes(backend) == [(b"from another process", 1)]
+
+
+def test_a_commit_wakes_one_waiter_per_message_and_a_plain_notify_wakes_all() -> None:
+    from tributary.adapters.local.db import Notifier
+
+    notifier = Notifier()
+    woken: list[int] = []
+    seen = notifier.version("sub")
+
+    def wait(index: int) -> None:
+        notifier.wait(seen, 60, "sub")
+        woken.append(index)
+
+    waiters = [threading.Thread(target=wait, args=(i,), daemon=True) for i in range(3)]
+    for waiter in waiters:
+        waiter.start()
+    wait_until(lambda: notifier.waiting() == ["sub"], timeout=10, what="the waiters")
+    time.sleep(0.2)  # all three asleep (one still on its way would see the version move)
+    notifier.notify_counts({"sub": 1})
+    wait_until(lambda: woken, timeout=10, what="one waiter to wake")
+    time.sleep(0.2)  # give a wrongly woken second waiter the time to show up
+    assert len(woken) == 1
+    notifier.notify(["sub"])
+    for waiter in waiters:
+        waiter.join(timeout=10)
+    assert sorted(woken) == [0, 1, 2]
