@@ -6,6 +6,9 @@ So the next stage never starts before the previous one is on the record, and a
 crash between the commit and the publish loses nothing: the redelivered message
 finds the stage finished and publishes the saved message instead of redoing the
 work. The next stage's claim marks the entry delivered.
+
+A bus that can publish inside the document transaction (the embedded backend's)
+does so instead, and no entry is saved (:meth:`StageHarness._record`).
 """
 
 from __future__ import annotations

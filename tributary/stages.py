@@ -5,7 +5,9 @@ Delivery is at least once, so every step is idempotent:
   delivery of finished work is acknowledged without doing it again;
 - a stage records itself finished and saves the next stage's message in one
   transaction, then publishes it (:mod:`tributary.outbox`): a crash in between
-  leaves the message saved, and the next delivery of this stage sends it;
+  leaves the message saved, and the next delivery of this stage sends it. Where
+  the bus can publish inside the document transaction (the embedded backend, one
+  SQLite database), the message is published with the record instead;
 - the first stage pins the run's model version; a redelivered first message of a
   finished job whose model changed starts a new run (a seek, :mod:`tributary.runs`);
 - a permanent error fails the job at once; a transient one leaves the message
@@ -37,6 +39,9 @@ from tributary.stage_files import input_reader, result_writer
 from tributary.topology import STAGES, TOPIC_RESULTS, StageRoute
 
 Outcome = Literal["ack", "nack"]
+# How recording a finished stage went: its next message was published with the record
+# (or it had none), saved in the outbox to publish now, or the lease had been lost.
+Recorded = Literal["recorded", "saved", "lease_lost"]
 _log = logging.getLogger("tributary.stages")
 
 
@@ -135,8 +140,23 @@ class StageHarness:
                 txn.set(jobs.job_path(msg.job_id), jobs.dump(decision.job))
                 index = STAGES.index(self.route)
                 if index > 0:
-                    outbox.mark_delivered(txn, msg.job_id, STAGES[index - 1].stage, msg.run)
+                    self._mark_delivered(txn, msg, STAGES[index - 1].stage)
             return decision
+
+    def _mark_delivered(self, txn: Transaction, msg: StageMessage, previous: str) -> None:
+        """The previous stage's saved message arrived: its outbox entry is done.
+
+        Where the bus publishes inside document transactions (the embedded backend) a
+        stage's message has no outbox entry unless the bus could not (a wrapped bus):
+        look before writing one.
+        """
+        if self._publishes_in(txn) and txn.get(outbox.outbox_path(msg.job_id, previous)) is None:
+            return
+        outbox.mark_delivered(txn, msg.job_id, previous, msg.run)
+
+    def _publishes_in(self, txn: Transaction) -> bool:
+        can_publish_in = getattr(self.backend.bus, "can_publish_in", None)
+        return bool(can_publish_in and can_publish_in(txn))
 
     def _run(self, claimed: jobs.Claimed, msg: StageMessage, log: logging.LoggerAdapter) -> None:  # type: ignore[type-arg]
         job = claimed.job
@@ -181,7 +201,7 @@ class StageHarness:
             return
         saved = self._next_message(app, job, msg, output)
         ms = (time.perf_counter() - started) * 1000
-        if self._record(msg, claimed.lease_id, ms, log, model=model, saved=saved):
+        if self._record(msg, claimed.lease_id, ms, log, model=model, saved=saved) == "saved":
             outbox.publish(self.backend.bus, saved)
 
     def _next_message(self, app: App, job: JobDocument, msg: StageMessage, output: dict) -> dict:  # type: ignore[type-arg]
@@ -204,16 +224,22 @@ class StageHarness:
 
     def _record(
         self, msg: StageMessage, lease_id: str, ms: float, log, saved=None, **extra
-    ) -> bool:  # type: ignore[no-untyped-def]
-        """Record the stage finished (and save its next message); False if the lease was lost."""
+    ) -> Recorded:  # type: ignore[no-untyped-def]
+        """Record the stage finished, with its next message (``saved``).
+
+        The message is published in the same transaction when the bus can do that
+        ("recorded"), else saved in the outbox for the caller to publish ("saved").
+        """
+        outcome: Recorded = "recorded"
         with self.backend.documents.transaction() as txn:
             data = txn.get(jobs.job_path(msg.job_id))
             job = jobs.load(data) if data is not None else None
             if job is None or not jobs.holds_lease(job, self.route.stage, msg.run, lease_id):
                 event(log, "stage_lease_lost", logging.WARNING, stage=self.route.stage)
-                return False
-            if saved is not None:
+                return "lease_lost"
+            if saved is not None and not self._publish_in(txn, saved):
                 txn.set(outbox.outbox_path(msg.job_id, self.route.stage), saved)
+                outcome = "saved"
             if extra.get("result") is not None:
                 extra["result"] = self._remember(txn, job, extra["result"])
             done = jobs.finish_stage(
@@ -226,7 +252,15 @@ class StageHarness:
             )
             txn.set(jobs.job_path(msg.job_id), jobs.dump(done))
         event(log, "stage_finished", stage=self.route.stage, ms=ms)
-        return True
+        return outcome
+
+    def _publish_in(self, txn: Transaction, saved: dict[str, Any]) -> bool:
+        """Publish an outbox entry's message inside ``txn``, if the bus can."""
+        publish_in = getattr(self.backend.bus, "publish_in_transaction", None)
+        if publish_in is None:
+            return False
+        sent = publish_in(txn, saved["topic"], saved["message"].encode(), saved["attributes"])
+        return sent is not None
 
     def _remember(
         self, txn: Transaction, job: JobDocument, result: dict[str, Any]

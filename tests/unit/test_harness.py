@@ -29,10 +29,12 @@ def test_a_job_moves_through_every_stage_with_timings(backend: Backend) -> None:
 
 def test_every_message_delivered_twice_still_runs_each_stage_once(backend: Backend) -> None:
     duplicating = dataclasses.replace(backend, bus=DuplicatingBus(backend.bus))
-    results = "test-results"
+    results, features = "test-results", "test-features"
     from tributary.ports import SubscriptionConfig
 
     backend.bus.create_subscription(SubscriptionConfig(name=results, topic=TOPIC_RESULTS))
+    # What the preprocess stage sent the next one: every message went out twice.
+    backend.bus.create_subscription(SubscriptionConfig(name=features, topic="tributary-features"))
     job_ids = [client.submit_text(duplicating, f"job {i}", app="echo") for i in range(200)]
     with Runner(duplicating, threads_per_subscription=2):
         for job_id in job_ids:
@@ -45,6 +47,11 @@ def test_every_message_delivered_twice_still_runs_each_stage_once(backend: Backe
         backend.bus.ack(results, [m.ack_id for m in messages])
         announced.update(m.attributes["job_id"] for m in messages)
     assert announced == set(job_ids)
+    sent: list[str] = []
+    while messages := backend.bus.pull(features, max_messages=100):
+        backend.bus.ack(features, [m.ack_id for m in messages])
+        sent.extend(m.attributes["job_id"] for m in messages)
+    assert sorted(sent) == sorted(job_ids * 2)
 
 
 def test_transient_failures_are_retried_until_the_stage_succeeds(backend: Backend) -> None:
@@ -134,6 +141,11 @@ class _LosesFirstPublishTo(DuplicatingBus):
             raise ConnectionError("the bus went away")
         return self._inner_bus.publish(topic, data, attributes)
 
+    def publish_in_transaction(
+        self, txn: object, topic: str, data: bytes, attributes: dict[str, str]
+    ) -> str | None:
+        return None  # as a bus apart from the documents: the stages use their outbox
+
 
 def test_a_stage_finished_but_not_announced_sends_its_saved_message(backend: Backend) -> None:
     flaky = _LosesFirstPublishTo(backend.bus, "tributary-features")
@@ -144,3 +156,15 @@ def test_a_stage_finished_but_not_announced_sends_its_saved_message(backend: Bac
     assert flaky.failed and doc["state"] == "succeeded"
     assert fakeapps.CALLS[(job_id, "preprocess")] == 1  # not redone: its saved message was sent
     assert doc["stages"]["preprocess"]["finished_at"] <= doc["stages"]["inference"]["started_at"]
+
+
+def test_on_the_embedded_backend_a_stage_publishes_its_next_message_with_its_record(
+    backend: Backend,
+) -> None:
+    # Bus and documents share one database: no outbox entry, no publish after the commit.
+    with Runner(backend):
+        job_id = client.submit_text(backend, "hello", app="echo")
+        doc = wait_terminal(backend, job_id)
+    assert doc["state"] == "succeeded"
+    for stage in ("preprocess", "inference"):
+        assert backend.documents.get(f"jobs/{job_id}/outbox/{stage}") is None

@@ -93,6 +93,22 @@ class LocalBus:
         """Publish inside a caller's transaction (same database), atomically with its writes."""
         return self._publish(conn, topic, data, attributes)
 
+    def publish_in_transaction(
+        self, txn: object, topic: str, data: bytes, attributes: dict[str, str]
+    ) -> str | None:
+        """Publish atomically with a document transaction on this bus's database.
+
+        Returns None, publishing nothing, when ``txn`` is not one (the caller then
+        saves the message in its outbox and publishes after the commit).
+        """
+        if not self.can_publish_in(txn):
+            return None
+        return self._publish(txn.connection, topic, data, attributes)  # type: ignore[attr-defined]
+
+    def can_publish_in(self, txn: object) -> bool:
+        """Whether ``txn`` is a document transaction on this bus's database."""
+        return getattr(txn, "database", None) is self._db
+
     def _publish(
         self, conn: sqlite3.Connection, topic: str, data: bytes, attributes: dict[str, str]
     ) -> str:

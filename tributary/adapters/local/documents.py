@@ -54,6 +54,15 @@ class _Txn:
         self._store = store
         self._conn = conn
 
+    @property
+    def database(self) -> Database:
+        """The database this transaction writes (a bus on the same one can publish in it)."""
+        return self._store._db
+
+    @property
+    def connection(self) -> sqlite3.Connection:
+        return self._conn
+
     def get(self, path: str) -> Document | None:
         return self._store._get(self._conn, path)
 
