@@ -18,12 +18,12 @@ from typing import Any
 from pydantic import ValidationError
 
 from schemas import BlobInput, JobDocument, ModelRef, StageMessage, TextInput
-from tributary import cache, jobs
+from tributary import cache, jobs, outbox
 from tributary.apps import REGISTRY, UnknownApp, get_app
 from tributary.backend import Backend
 from tributary.errors import PermanentError, TributaryError
 from tributary.logs import event, for_job
-from tributary.ports import BlobInfo
+from tributary.ports import BlobInfo, Transaction
 from tributary.registry import registry_for
 from tributary.topology import TOPIC_JOBS
 
@@ -134,7 +134,8 @@ def job_from_query(backend: Backend, path: str, document: dict[str, Any]) -> str
                 event(for_job(job_id, app=app), "cache_hit", asked=answer["cache"]["asked"])
                 return job_id
         txn.set(path, jobs.dump(job))
-    return _announce(backend, job)
+        published = _publish_with(backend, txn, job)
+    return _announce(backend, job, published=published)
 
 
 def _cache_entry(
@@ -209,10 +210,19 @@ def _create(
             _maybe_republish(backend, existing)
             return
         txn.set(jobs.job_path(job_id), jobs.dump(job))
-    _announce(backend, job)
+        published = _publish_with(backend, txn, job)
+    _announce(backend, job, published=published)
 
 
-def _announce(backend: Backend, job: JobDocument) -> str:
+def _publish_with(backend: Backend, txn: Transaction, job: JobDocument) -> bool:
+    """Publish a new job's first message in the transaction creating it, where the bus
+    can (the embedded one): then no job exists without its message."""
+    if job.state == "failed":
+        return False
+    return outbox.publish_within(backend.bus, txn, _first_stage_entry(job))
+
+
+def _announce(backend: Backend, job: JobDocument, *, published: bool = False) -> str:
     log = for_job(job.job_id, app=job.app)
     if job.state == "failed":
         event(
@@ -224,7 +234,8 @@ def _announce(backend: Backend, job: JobDocument) -> str:
             message=job.error.message if job.error else "",
         )
         return job.job_id
-    publish_first_stage(backend, job)
+    if not published:
+        publish_first_stage(backend, job)
     event(log, "job_created", app=job.app)
     return job.job_id
 
@@ -241,10 +252,12 @@ def _maybe_republish(backend: Backend, job: JobDocument) -> str:
 
 
 def publish_first_stage(backend: Backend, job: JobDocument) -> None:
+    outbox.publish(backend.bus, _first_stage_entry(job))
+
+
+def _first_stage_entry(job: JobDocument) -> dict[str, Any]:
     message = StageMessage(job_id=job.job_id, app=job.app, run=job.run, stage="preprocess")
-    backend.bus.publish(
-        TOPIC_JOBS, message.model_dump_json().encode(), {"job_id": job.job_id, "app": job.app}
-    )
+    return outbox.entry(TOPIC_JOBS, message, {"job_id": job.job_id, "app": job.app})
 
 
 def _unknown_app(app: str) -> UnknownApp:

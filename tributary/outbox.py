@@ -37,6 +37,15 @@ def publish(bus: Bus, saved: dict[str, Any]) -> str:
     return bus.publish(saved["topic"], saved["message"].encode(), dict(saved["attributes"]))
 
 
+def publish_within(bus: Bus, txn: Transaction, saved: dict[str, Any]) -> bool:
+    """Publish an entry's message inside ``txn`` if the bus can (the embedded one can)."""
+    publish_in = getattr(bus, "publish_in_transaction", None)
+    if publish_in is None:
+        return False
+    sent = publish_in(txn, saved["topic"], saved["message"].encode(), dict(saved["attributes"]))
+    return sent is not None
+
+
 def mark_delivered(txn: Transaction, job_id: str, stage: str, run: int) -> None:
     """Called in the next stage's claim: the saved message has arrived."""
     txn.set(outbox_path(job_id, stage), {"run": run, "delivered": True})

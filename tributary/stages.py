@@ -191,17 +191,24 @@ class StageHarness:
         else:
             result = app.lookup(inputs, ctx)
             ms = (time.perf_counter() - started) * 1000
-            self._record(msg, claimed.lease_id, ms, log, result=result)
-            self.backend.bus.publish(
-                TOPIC_RESULTS,
-                json.dumps({"job_id": job.job_id, "run": msg.run, "app": job.app}).encode(),
-                {"job_id": job.job_id, "state": "succeeded"},
+            # The announcement for result listeners: with the record where the bus can,
+            # else after it (it is a notification, not work: it needs no outbox).
+            announcement = {
+                "topic": TOPIC_RESULTS,
+                "message": json.dumps({"job_id": job.job_id, "run": msg.run, "app": job.app}),
+                "attributes": {"job_id": job.job_id, "state": "succeeded"},
+            }
+            recorded = self._record(
+                msg, claimed.lease_id, ms, log, result=result, send=announcement, outboxed=False
             )
-            event(log, "job_succeeded")
+            if recorded == "saved":
+                outbox.publish(self.backend.bus, announcement)
+            if recorded != "lease_lost":
+                event(log, "job_succeeded")
             return
         saved = self._next_message(app, job, msg, output)
         ms = (time.perf_counter() - started) * 1000
-        if self._record(msg, claimed.lease_id, ms, log, model=model, saved=saved) == "saved":
+        if self._record(msg, claimed.lease_id, ms, log, model=model, send=saved) == "saved":
             outbox.publish(self.backend.bus, saved)
 
     def _next_message(self, app: App, job: JobDocument, msg: StageMessage, output: dict) -> dict:  # type: ignore[type-arg]
@@ -223,12 +230,13 @@ class StageHarness:
         return outbox.entry(self.route.next_topic, out, {"job_id": job.job_id, "app": app.name})
 
     def _record(
-        self, msg: StageMessage, lease_id: str, ms: float, log, saved=None, **extra
+        self, msg: StageMessage, lease_id: str, ms: float, log, send=None, outboxed=True, **extra
     ) -> Recorded:  # type: ignore[no-untyped-def]
-        """Record the stage finished, with its next message (``saved``).
+        """Record the stage finished, with the message it sends on (``send``, an outbox entry).
 
         The message is published in the same transaction when the bus can do that
-        ("recorded"), else saved in the outbox for the caller to publish ("saved").
+        ("recorded"); else, saved in the outbox if ``outboxed``, it is the caller's to
+        publish after the commit ("saved").
         """
         outcome: Recorded = "recorded"
         with self.backend.documents.transaction() as txn:
@@ -237,8 +245,9 @@ class StageHarness:
             if job is None or not jobs.holds_lease(job, self.route.stage, msg.run, lease_id):
                 event(log, "stage_lease_lost", logging.WARNING, stage=self.route.stage)
                 return "lease_lost"
-            if saved is not None and not self._publish_in(txn, saved):
-                txn.set(outbox.outbox_path(msg.job_id, self.route.stage), saved)
+            if send is not None and not outbox.publish_within(self.backend.bus, txn, send):
+                if outboxed:
+                    txn.set(outbox.outbox_path(msg.job_id, self.route.stage), send)
                 outcome = "saved"
             if extra.get("result") is not None:
                 extra["result"] = self._remember(txn, job, extra["result"])
@@ -253,14 +262,6 @@ class StageHarness:
             txn.set(jobs.job_path(msg.job_id), jobs.dump(done))
         event(log, "stage_finished", stage=self.route.stage, ms=ms)
         return outcome
-
-    def _publish_in(self, txn: Transaction, saved: dict[str, Any]) -> bool:
-        """Publish an outbox entry's message inside ``txn``, if the bus can."""
-        publish_in = getattr(self.backend.bus, "publish_in_transaction", None)
-        if publish_in is None:
-            return False
-        sent = publish_in(txn, saved["topic"], saved["message"].encode(), saved["attributes"])
-        return sent is not None
 
     def _remember(
         self, txn: Transaction, job: JobDocument, result: dict[str, Any]
