@@ -46,9 +46,21 @@ def publish_within(bus: Bus, txn: Transaction, saved: dict[str, Any]) -> bool:
     return sent is not None
 
 
-def mark_delivered(txn: Transaction, job_id: str, stage: str, run: int) -> None:
-    """Called in the next stage's claim: the saved message has arrived."""
-    txn.set(outbox_path(job_id, stage), {"run": run, "delivered": True})
+def mark_delivered(bus: Bus, txn: Transaction, job_id: str, stage: str, run: int) -> None:
+    """Called in the next stage's claim: the saved message has arrived.
+
+    Where the bus publishes inside document transactions a stage's message has no
+    entry unless the bus could not (a wrapped bus): look before writing one.
+    """
+    path = outbox_path(job_id, stage)
+    if _publishes_within(bus, txn) and txn.get(path) is None:
+        return
+    txn.set(path, {"run": run, "delivered": True})
+
+
+def _publishes_within(bus: Bus, txn: Transaction) -> bool:
+    can_publish_in = getattr(bus, "can_publish_in", None)
+    return bool(can_publish_in and can_publish_in(txn))
 
 
 def pending(saved: dict[str, Any] | None, run: int) -> bool:

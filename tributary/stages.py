@@ -140,23 +140,10 @@ class StageHarness:
                 txn.set(jobs.job_path(msg.job_id), jobs.dump(decision.job))
                 index = STAGES.index(self.route)
                 if index > 0:
-                    self._mark_delivered(txn, msg, STAGES[index - 1].stage)
+                    outbox.mark_delivered(
+                        self.backend.bus, txn, msg.job_id, STAGES[index - 1].stage, msg.run
+                    )
             return decision
-
-    def _mark_delivered(self, txn: Transaction, msg: StageMessage, previous: str) -> None:
-        """The previous stage's saved message arrived: its outbox entry is done.
-
-        Where the bus publishes inside document transactions (the embedded backend) a
-        stage's message has no outbox entry unless the bus could not (a wrapped bus):
-        look before writing one.
-        """
-        if self._publishes_in(txn) and txn.get(outbox.outbox_path(msg.job_id, previous)) is None:
-            return
-        outbox.mark_delivered(txn, msg.job_id, previous, msg.run)
-
-    def _publishes_in(self, txn: Transaction) -> bool:
-        can_publish_in = getattr(self.backend.bus, "can_publish_in", None)
-        return bool(can_publish_in and can_publish_in(txn))
 
     def _run(self, claimed: jobs.Claimed, msg: StageMessage, log: logging.LoggerAdapter) -> None:  # type: ignore[type-arg]
         job = claimed.job
