@@ -52,6 +52,19 @@ FORMATS: dict[str, AudioFormat] = {
     "ogg_opus": AudioFormat("ogg", "libopus", rate=48000, sample_format="flt", bit_rate=32000),
     # What a browser's MediaRecorder produces.
     "webm_opus": AudioFormat("webm", "libopus", rate=48000, sample_format="flt", bit_rate=32000),
+    # A phone's stereo microphone pair.
+    "webm_opus_stereo": AudioFormat(
+        "webm", "libopus", rate=48000, channels=2, sample_format="flt", bit_rate=64000
+    ),
+    # A voice app: Opus in its speech mode (SILK) at 16 kHz and a low bit rate.
+    "ogg_opus_voice": AudioFormat(
+        "ogg",
+        "libopus",
+        rate=16000,
+        sample_format="flt",
+        bit_rate=12000,
+        codec_options=(("application", "voip"),),
+    ),
     # iOS: AAC in an MP4/M4A container, with and without the index (moov) up front.
     "m4a_aac": AudioFormat(
         "ipod",
@@ -67,7 +80,11 @@ FORMATS: dict[str, AudioFormat] = {
 
 def encode(samples: np.ndarray, sample_rate: int, fmt: str) -> bytes:
     """Encode mono float samples in [-1, 1] as a complete file of format ``fmt`` (see FORMATS)."""
-    spec = FORMATS[fmt]
+    return encode_as(samples, sample_rate, FORMATS[fmt])
+
+
+def encode_as(samples: np.ndarray, sample_rate: int, spec: AudioFormat) -> bytes:
+    """Encode mono float samples as a complete file written as ``spec`` says."""
     return _encode(np.asarray(samples, dtype=np.float32), sample_rate, spec)
 
 

@@ -16,6 +16,7 @@ import struct
 import av
 import numpy as np
 
+from apps.cough import opus
 from apps.cough.errors import (
     CorruptMedia,
     EmptyInput,
@@ -115,22 +116,22 @@ def _decode_container(
         raise TooLong(_too_long_message(declared, max_seconds))
 
     limit = int((max_seconds + DURATION_SLACK_S) * sample_rate)
-    resampler = _BatchedResampler(sample_rate)
+    decoder = opus.decoder_for(stream, sample_rate, capacity=limit) or _FFmpegDecoder(
+        stream, sample_rate
+    )
     packets = bad = 0
-    for packet in container.demux(stream):
-        if packet.size == 0:  # the demuxer's end-of-stream marker
-            continue
-        packets += 1
-        try:
-            frames = stream.codec_context.decode(packet)
-        except av.error.FFmpegError:
-            bad += 1
-            continue
-        for frame in frames:
-            resampler.add(frame)
-        if resampler.seconds * sample_rate > limit:
-            raise TooLong(_too_long_message(declared, max_seconds))
-    samples = resampler.finish()
+    try:
+        for packet in container.demux(stream):
+            if packet.size == 0:  # the demuxer's end-of-stream marker
+                continue
+            packets += 1
+            if not decoder.decode(packet):
+                bad += 1
+            if decoder.samples > limit:
+                raise TooLong(_too_long_message(declared, max_seconds))
+        samples = decoder.finish()
+    finally:
+        decoder.close()
     total = len(samples)
 
     if total == 0:
@@ -147,6 +148,36 @@ def _decode_container(
             f"but only {total / sample_rate:.1f} s could be decoded"
         )
     return samples
+
+
+class _FFmpegDecoder:
+    """Any codec FFmpeg knows, through :class:`_BatchedResampler` to mono at ``rate``."""
+
+    def __init__(self, stream: av.AudioStream, rate: int) -> None:
+        self._codec = stream.codec_context
+        self._rate = rate
+        self._resampler = _BatchedResampler(rate)
+
+    @property
+    def samples(self) -> int:
+        """Decoded so far, counted at the output rate."""
+        return int(self._resampler.seconds * self._rate)
+
+    def decode(self, packet: av.Packet) -> bool:
+        """Decode one packet; False if FFmpeg refused it as damaged."""
+        try:
+            frames = self._codec.decode(packet)
+        except av.error.FFmpegError:
+            return False
+        for frame in frames:
+            self._resampler.add(frame)
+        return True
+
+    def finish(self) -> np.ndarray:
+        return self._resampler.finish()
+
+    def close(self) -> None:
+        pass
 
 
 class _BatchedResampler:

@@ -26,6 +26,8 @@ EXTENSIONS = {
     "ogg_vorbis": "ogg",
     "ogg_opus": "opus",
     "webm_opus": "webm",
+    "webm_opus_stereo": "webm",
+    "ogg_opus_voice": "opus",
     "m4a_aac": "m4a",
     "m4a_aac_no_faststart": "m4a",
     "mp3": "mp3",
