@@ -7,6 +7,7 @@ these models by ``python -m schemas.export`` and kept current by a test.
 
 from __future__ import annotations
 
+import functools
 from datetime import UTC, datetime
 from typing import Annotated, Any, Literal
 
@@ -16,12 +17,19 @@ SCHEMA_VERSION = 1
 
 
 def _as_utc(moment: datetime) -> datetime:
+    if moment.tzinfo is UTC:
+        return moment
     return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
 
 
+@functools.lru_cache(maxsize=4096)
 def format_timestamp(moment: datetime) -> str:
-    """One fixed-width UTC form, so stored timestamps compare as strings in time order."""
-    return _as_utc(moment).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    """One fixed-width UTC form, so stored timestamps compare as strings in time order.
+
+    Cached: a job document is written a dozen times, and each time most of its
+    timestamps are the ones it had before (formatting is ~4 µs, a lookup ~0.3).
+    """
+    return _as_utc(moment).replace(tzinfo=None).isoformat(timespec="microseconds") + "Z"
 
 
 Timestamp = Annotated[

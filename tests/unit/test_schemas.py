@@ -47,3 +47,20 @@ def test_stage_messages_reject_unknown_fields_and_bad_runs() -> None:
         StageMessage.model_validate({**base, "run": 0})
     with pytest.raises(ValidationError):
         StageMessage.model_validate({**base, "stage": "training"})
+
+
+def test_timestamps_are_stored_in_one_fixed_width_utc_form() -> None:
+    from datetime import timedelta, timezone
+
+    from schemas import format_timestamp
+
+    instant = datetime(2026, 1, 2, 3, 4, 5, 6, tzinfo=UTC)
+    in_paris = instant.astimezone(timezone(timedelta(hours=1)))
+
+    assert format_timestamp(instant) == "2026-01-02T03:04:05.000006Z"
+    # The same instant in another zone, and a naive time (taken as UTC), format alike;
+    # asked again (from the cache), the answer does not change.
+    assert format_timestamp(in_paris) == format_timestamp(instant)
+    assert format_timestamp(instant.replace(tzinfo=None)) == format_timestamp(instant)
+    assert format_timestamp(in_paris) == "2026-01-02T03:04:05.000006Z"
+    assert format_timestamp(datetime(999, 1, 1, tzinfo=UTC)) == "0999-01-01T00:00:00.000000Z"
