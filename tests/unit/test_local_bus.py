@@ -141,3 +141,65 @@ def test_no_published_message_is_lost_when_publisher_and_consumer_are_killed(
     missing = set(_ids(published)) - set(_ids(consumed))
     assert not missing, f"{len(missing)} published messages never delivered"
     assert unacknowledged == 0, "messages left unacknowledged"
+
+
+def _pulled_data(bus: LocalBus, subscription: str, count: int) -> list[bytes]:
+    return [message.data for message in bus.pull(subscription, max_messages=count, timeout=0)]
+
+
+def test_messages_come_due_oldest_first_whether_new_or_back_from_an_expired_lease(
+    settings: Settings,
+) -> None:
+    clock = ManualClock()
+    backend = open_backend(settings, clock)
+    bus = backend.bus
+    try:
+        bus.create_topic("t")
+        bus.create_subscription(SubscriptionConfig(name="s", topic="t", ack_deadline_s=10.0))
+        bus.publish("t", b"first")
+        assert _pulled_data(bus, "s", 1) == [b"first"]  # leased until +10 s
+        clock.advance(1.0)
+        bus.publish("t", b"second")
+        bus.publish("t", b"third")
+        clock.advance(10.0)  # the lease ran out at +10 s
+        bus.publish("t", b"fourth")
+
+        assert _pulled_data(bus, "s", 2) == [b"second", b"third"]  # due at +1 s
+        assert _pulled_data(bus, "s", 4) == [b"first", b"fourth"]  # due at +10 s, +11 s
+    finally:
+        backend.close()
+
+
+def test_a_pull_reads_no_more_of_the_database_with_a_long_backlog(settings: Settings) -> None:
+    """Counted in SQLite VM steps (deterministic), not time."""
+    backend = open_backend(settings, ManualClock())
+    bus = backend.bus
+    try:
+        bus.create_topic("t")
+        bus.create_subscription(SubscriptionConfig(name="s", topic="t", ack_deadline_s=60.0))
+
+        def steps_to_pull_four() -> int:
+            steps = [0]
+
+            def count() -> int:
+                steps[0] += 1
+                return 0
+
+            connection = bus._db._connection()  # this thread's: the one the pull uses
+            connection.set_progress_handler(count, 100)
+            try:
+                assert len(bus.pull("s", max_messages=4, timeout=0)) == 4
+            finally:
+                connection.set_progress_handler(None, 0)
+            return steps[0] * 100
+
+        for _ in range(8):
+            bus.publish("t", b"x")
+        short = steps_to_pull_four()
+        for _ in range(3000):
+            bus.publish("t", b"x")
+        long = steps_to_pull_four()
+
+        assert long < 2 * short + 1000, (short, long)
+    finally:
+        backend.close()

@@ -30,6 +30,29 @@ from tributary.ports import (
     SubscriptionConfig,
 )
 
+# The first messages due on a subscription, oldest first: new or nacked ones whose
+# backoff ended (ready), and ones whose lease ran out (leased). Each state is read
+# in index order up to the limit and only those rows are merged, so a pull costs the
+# same with a backlog of ten messages or ten thousand (one ORDER BY over both states
+# sorted them all, holding the write lock).
+_DUE = """
+SELECT d.message, d.attempts, m.message_id, m.data, m.attributes, m.publish_time
+FROM (
+    SELECT * FROM (
+        SELECT message, attempts, available_at FROM deliveries
+        WHERE subscription=:subscription AND state='ready' AND available_at<=:now
+        ORDER BY available_at, message LIMIT :limit
+    )
+    UNION ALL
+    SELECT * FROM (
+        SELECT message, attempts, available_at FROM deliveries
+        WHERE subscription=:subscription AND state='leased' AND available_at<=:now
+        ORDER BY available_at, message LIMIT :limit
+    )
+) d JOIN messages m ON m.id=d.message
+ORDER BY d.available_at, d.message LIMIT :limit
+"""
+
 
 class LocalBus:
     """The embedded :class:`tributary.ports.Bus`."""
@@ -173,11 +196,7 @@ class LocalBus:
             if sub is None:
                 raise NotFound(f"no subscription {subscription!r}")
             rows = conn.execute(
-                "SELECT d.message, d.attempts, m.message_id, m.data, m.attributes, m.publish_time"
-                " FROM deliveries d JOIN messages m ON m.id=d.message"
-                " WHERE d.subscription=? AND d.state IN ('ready','leased') AND d.available_at<=?"
-                " ORDER BY d.available_at, d.message LIMIT ?",
-                (subscription, now, max_messages),
+                _DUE, {"subscription": subscription, "now": now, "limit": max_messages}
             ).fetchall()
             for row in rows:
                 if policies.exhausted(sub, row["attempts"]):
