@@ -82,11 +82,26 @@ class Settings:
     storage_emulator_host: str = ""
     log_format: Literal["text", "json"] = "text"
     log_level: str = "INFO"
-    worker_threads: int = 2
+    # Consumer threads per subscription in each worker process; 0 picks by backend.
+    worker_threads: int = 0
 
     @property
     def model_root(self) -> Path:
         return self.models_dir if self.models_dir is not None else self.data_dir / "models"
+
+    @property
+    def threads_per_subscription(self) -> int:
+        """``worker_threads``, or by backend: 1 on the embedded one, 2 on gcp.
+
+        Stages are CPU work under one GIL per process, so throughput comes from one
+        worker process per core. On the embedded backend a store call is tens of
+        microseconds: a second thread per subscription had nothing to overlap and
+        cost ~4 % of throughput in contention (bench/README.md). On gcp every call is
+        a network round trip, which a second thread overlaps.
+        """
+        if self.worker_threads:
+            return self.worker_threads
+        return 1 if self.backend == "local" else 2
 
     def with_overrides(self, **changes: Any) -> Settings:
         return replace(self, **changes)
@@ -133,6 +148,8 @@ def _validate(settings: Settings) -> None:
             f"TRIBUTARY_MAX_DELIVERY_ATTEMPTS must be between {MIN_DELIVERY_ATTEMPTS} and"
             f" {MAX_DELIVERY_ATTEMPTS}, as on Pub/Sub"
         )
+    if settings.worker_threads < 0:
+        raise ConfigError("TRIBUTARY_WORKER_THREADS must be 0 (by backend) or more")
     if settings.log_format not in ("text", "json"):
         raise ConfigError("TRIBUTARY_LOG_FORMAT must be 'text' or 'json'")
     if settings.auth not in ("firebase", "dev"):

@@ -81,7 +81,9 @@ class Runner:
         poll_timeout_s: float = 0.25,
     ) -> None:
         self.backend = backend
-        self._threads_per_sub = threads_per_subscription or backend.settings.worker_threads
+        self._threads_per_sub = (
+            threads_per_subscription or backend.settings.threads_per_subscription
+        )
         self._watchdog_enabled = watchdog_enabled
         self._poll_timeout_s = poll_timeout_s
         self._stop = threading.Event()
