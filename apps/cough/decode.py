@@ -31,6 +31,19 @@ from tributary.errors import PermanentError
 # Demuxers FFmpeg may pick; anything else (images, subtitles, playlists, the
 # hundreds of exotic formats a probe can match on random bytes) is refused.
 _DEMUXERS = "wav,w64,flac,ogg,matroska,mov,mp3,aac,aiff,caf,amr"
+# The demuxer for a family the magic bytes name for certain: opened directly, the
+# file skips FFmpeg's probe of every whitelisted demuxer (~0.2 ms). MP3 and ADTS
+# AAC share their magic, so those are probed.
+_DEMUXER_OF_FAMILY = {
+    "WAV": "wav",
+    "FLAC": "flac",
+    "Ogg": "ogg",
+    "WebM/Matroska": "matroska",
+    "MP4/M4A": "mov",
+    "AIFF": "aiff",
+    "CAF": "caf",
+    "AMR": "amr",
+}
 # Containers whose duration FFmpeg can only estimate from the bit rate: never
 # reject on the estimate, decode and count instead.
 _ESTIMATED_DURATION = ("mp3", "aac")
@@ -60,7 +73,12 @@ def decode_audio(
     if family == "WAV":
         _check_wav_complete(data)
     try:
-        container = av.open(io.BytesIO(data), mode="r", options={"format_whitelist": _DEMUXERS})
+        container = av.open(
+            io.BytesIO(data),
+            mode="r",
+            format=_DEMUXER_OF_FAMILY.get(family or ""),
+            options={"format_whitelist": _DEMUXERS},
+        )
     except Exception as exc:
         if family is not None:
             raise CorruptMedia(

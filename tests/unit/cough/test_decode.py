@@ -194,3 +194,14 @@ def test_frames_gathered_a_second_at_a_time_keep_every_sample_and_refuse_a_shape
     with pytest.raises(ValueError, match="does not match"):
         changed.add(frame(np.zeros((1, 2 * 441), np.int16), "s16", "stereo", 44100))
         changed.finish()
+
+
+def test_each_family_named_by_magic_bytes_opens_with_an_allowed_demuxer() -> None:
+    import av
+
+    from apps.cough.decode import _DEMUXER_OF_FAMILY, _DEMUXERS
+
+    allowed = set(_DEMUXERS.split(","))
+    for family, demuxer in _DEMUXER_OF_FAMILY.items():
+        assert demuxer in allowed, family
+        assert av.ContainerFormat(demuxer, "r").name.split(",")[0] == demuxer, family
