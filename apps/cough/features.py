@@ -228,10 +228,11 @@ class FeatureExtractor:
         padded = np.pad(y, n_fft // 2, mode="edge")
         # Values within 1e-10 of zero count as zero (not negative), as in librosa.
         negative = padded < -1e-10
-        # Crossings between neighbours, summed once; a frame's count is a difference.
-        seen = np.concatenate([[0], np.cumsum(negative[1:] != negative[:-1])])
+        # Where neighbours change sign, found once; a frame counts those inside it.
+        crossings = np.flatnonzero(negative[1:] != negative[:-1])
         starts = np.arange(0, len(padded) - n_fft + 1, hop)
-        return (seen[starts + n_fft - 1] - seen[starts]) / np.float32(n_fft)
+        inside = np.searchsorted(crossings, starts + n_fft - 1) - np.searchsorted(crossings, starts)
+        return inside / np.float32(n_fft)
 
 
 def _flatness(power: np.ndarray) -> np.ndarray:
