@@ -190,12 +190,12 @@ def build_parser() -> argparse.ArgumentParser:
         "--workers",
         type=int,
         default=1,
-        help="worker processes (default 1; one per core for throughput)",
+        help="worker processes (default 1; for throughput, one per core plus one)",
     )
     dev.set_defaults(func=cmd_dev)
 
     worker = sub.add_parser(
-        "worker", help="run the triggers and workers only (no API), e.g. one per core"
+        "worker", help="run the triggers and workers only (no API), e.g. one per core plus one"
     )
     worker.set_defaults(func=cmd_worker)
 
