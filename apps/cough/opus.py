@@ -1,10 +1,9 @@
 """Opus packets → mono float32 at the model's rate, decoded by libopus itself.
 
 FFmpeg's Opus decoders always produce 48 kHz, which the resampler then brings down
-to the model's rate. libopus decodes straight to 8, 12, 16, 24 or 48 kHz: at 16 kHz
-it leaves out the bands the model never sees and there is nothing to resample, which
-takes about a fifth off decoding a browser's WebM/Opus recording (the most common
-upload). The library is the one PyAV ships (or the system's ``libopus``); without
+to the model's rate. libopus decodes straight to 8, 12, 16, 24 or 48 kHz, so at the
+model's 16 kHz there is nothing to resample: decoding a browser's WebM/Opus recording
+(the most common upload) takes about a fifth less time. The library is the one PyAV ships (or the system's ``libopus``); without
 either, :func:`decoder_for` returns None and FFmpeg decodes as for any other codec.
 
 The container's own trimming is honoured: the encoder's delay at the start and the
