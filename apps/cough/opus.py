@@ -122,8 +122,10 @@ def decoder_for(stream: av.AudioStream, sample_rate: int, capacity: int) -> Opus
     if stream.codec_context.name != "opus" or sample_rate not in NATIVE_RATES:
         return None
     header = header_of(stream)
-    library = load_library() if header is not None else None
-    if header is None or library is None:
+    if header is None:
+        return None
+    library = load_library()
+    if library is None:
         return None
     channels, gain_db = header
     # The header's output gain, which FFmpeg applies too; and FFmpeg's level for
